@@ -1,0 +1,1 @@
+"""SQLAdmin operator screens."""

@@ -1,0 +1,1 @@
+"""The auth service: accounts, passwords, tokens. The only holder of personal data."""

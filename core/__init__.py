@@ -1,0 +1,1 @@
+"""Infrastructure shared by every process: settings, database, outbox, streams, errors, security."""

@@ -1,0 +1,56 @@
+"""GET /health: 200 {"status": "ok"} when every dependency answers, 503 naming the failing ones."""
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from redis.asyncio import Redis
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+Check = Callable[[], Awaitable[object]]
+
+
+def postgres_check(engine: AsyncEngine) -> Check:
+    async def check() -> None:
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    return check
+
+
+def redis_check(redis: Redis) -> Check:
+    return redis.ping
+
+
+def health_router(checks: dict[str, Check], timeout: float = 2.0) -> APIRouter:
+    router = APIRouter()
+
+    @router.get("/health", tags=["health"], summary="Liveness and dependencies")
+    async def health() -> JSONResponse:
+        async def run(check: Check) -> bool:
+            try:
+                await asyncio.wait_for(check(), timeout)
+            except Exception:
+                return False
+            return True
+
+        results = await asyncio.gather(*(run(c) for c in checks.values()))
+        failing = [name for name, ok in zip(checks, results, strict=True) if not ok]
+        if failing:
+            return JSONResponse(
+                {
+                    "status": "unavailable",
+                    "failing": failing,
+                    "error": {
+                        "code": "dependency_unavailable",
+                        "message": f"Not answering: {', '.join(failing)}",
+                        "details": {"failing": failing},
+                    },
+                },
+                status_code=503,
+            )
+        return JSONResponse({"status": "ok"})
+
+    return router

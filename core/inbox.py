@@ -1,0 +1,26 @@
+"""Dedupe for consumers that write to Postgres: one row per (consumer, event_id)."""
+
+from sqlalchemy import Column, DateTime, MetaData, String, Table, Uuid, func
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+
+def processed_events_table(metadata: MetaData) -> Table:
+    return Table(
+        "processed_events",
+        metadata,
+        Column("consumer", String(100), primary_key=True),
+        Column("event_id", Uuid, primary_key=True),
+        Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    )
+
+
+async def first_delivery(session: AsyncSession, table: Table, consumer: str, event_id) -> bool:
+    """Records the event as processed in the caller's transaction; False when it already was."""
+    result = await session.execute(
+        insert(table)
+        .values(consumer=consumer, event_id=event_id)
+        .on_conflict_do_nothing()
+        .returning(table.c.event_id)
+    )
+    return result.first() is not None

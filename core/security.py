@@ -1,0 +1,121 @@
+"""Access-token verification shared by every service: signature, claims and revocation.
+
+Auth signs tokens with its private key; every other process verifies with the public key.
+Revocation is one Redis round trip (MGET) over two kinds of denylist entries, each expiring
+when the tokens it covers would have expired anyway:
+- `revoked:jti:<jti>`: one access token (logout);
+- `revoked:user:<sub>`: a moment; every token of that user issued before it is refused
+  (block, delete, refresh-token reuse).
+"""
+
+import uuid
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Annotated
+
+import jwt
+from fastapi import Depends, Request
+from redis.asyncio import Redis
+
+from core.config import Settings, get_settings
+from core.errors import Forbidden, NotAuthenticated
+from core.redis import get_redis
+
+ALGORITHM = "EdDSA"
+REQUIRED_CLAIMS = ["exp", "iat", "jti", "sub", "iss", "aud"]
+ROLES = ("user", "operator", "admin")
+OPERATOR_ROLES = frozenset({"operator", "admin"})
+
+
+def revoked_jti_key(jti: str) -> str:
+    return f"revoked:jti:{jti}"
+
+
+def revoked_user_key(user_id: uuid.UUID | str) -> str:
+    return f"revoked:user:{user_id}"
+
+
+@dataclass(frozen=True)
+class Principal:
+    user_id: uuid.UUID
+    role: str
+    jti: str
+    issued_at: float
+    expires_at: float
+
+    @property
+    def is_operator(self) -> bool:
+        return self.role in OPERATOR_ROLES
+
+
+@lru_cache
+def _public_key(pem: str):
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+    return load_pem_public_key(pem.encode())
+
+
+def decode_access_token(token: str, settings: Settings) -> dict:
+    try:
+        claims = jwt.decode(
+            token,
+            _public_key(settings.public_key_pem()),
+            algorithms=[ALGORITHM],
+            audience=settings.jwt_audience,
+            issuer=settings.jwt_issuer,
+            options={"require": REQUIRED_CLAIMS},
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise NotAuthenticated("token_expired", "The access token has expired") from exc
+    except jwt.PyJWTError as exc:
+        raise NotAuthenticated(message="The access token is not valid") from exc
+    if claims.get("typ", "access") != "access" or claims.get("role") not in ROLES:
+        raise NotAuthenticated(message="The access token is not valid")
+    try:
+        uuid.UUID(claims["sub"])
+    except ValueError as exc:
+        raise NotAuthenticated(message="The access token is not valid") from exc
+    return claims
+
+
+async def verify_access_token(token: str, settings: Settings, redis: Redis) -> Principal:
+    claims = decode_access_token(token, settings)
+    jti_revoked, user_revoked_at = await redis.mget(
+        revoked_jti_key(claims["jti"]), revoked_user_key(claims["sub"])
+    )
+    if jti_revoked or (user_revoked_at and float(claims["iat"]) <= float(user_revoked_at)):
+        raise NotAuthenticated("token_revoked", "The access token has been revoked")
+    return Principal(
+        user_id=uuid.UUID(claims["sub"]),
+        role=claims["role"],
+        jti=claims["jti"],
+        issued_at=float(claims["iat"]),
+        expires_at=float(claims["exp"]),
+    )
+
+
+def bearer_token(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise NotAuthenticated(
+            message="A bearer token is required", headers={"WWW-Authenticate": "Bearer"}
+        )
+    return token.strip()
+
+
+async def current_principal(request: Request) -> Principal:
+    settings = get_settings()
+    return await verify_access_token(bearer_token(request), settings, get_redis(settings.redis_url))
+
+
+async def current_operator(
+    principal: Annotated[Principal, Depends(current_principal)],
+) -> Principal:
+    if not principal.is_operator:
+        raise Forbidden(message="This call needs the operator or admin role")
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+CurrentOperator = Annotated[Principal, Depends(current_operator)]

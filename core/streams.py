@@ -1,0 +1,195 @@
+"""Redis Streams: the envelope, publishing, and a consumer-group runner.
+
+Delivery is at least once: a handler must be idempotent (dedupe on `event_id`). The runner
+acknowledges an entry only after its handler returned, reclaims entries a dead consumer
+held (XAUTOCLAIM), and moves an entry that failed `max_deliveries` times to `<stream>.dlq`
+so the rest keeps flowing.
+"""
+
+import asyncio
+import json
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import ResponseError
+
+from core.outbox import Event
+
+log = logging.getLogger(__name__)
+
+AUTH_USERS = "auth.users"
+LOYALTY_EVENTS = "loyalty.events"
+STREAM_MAXLEN = 1_000_000
+
+
+@dataclass(frozen=True)
+class Envelope:
+    event_id: str
+    type: str
+    occurred_at: str
+    aggregate_id: str
+    payload: dict[str, Any]
+    stream: str = ""
+    entry_id: str = ""
+
+    @classmethod
+    def from_entry(cls, stream: str, entry_id: str, fields: dict[str, str]) -> "Envelope":
+        return cls(
+            event_id=fields["event_id"],
+            type=fields["type"],
+            occurred_at=fields["occurred_at"],
+            aggregate_id=fields["aggregate_id"],
+            payload=json.loads(fields["payload"]),
+            stream=stream,
+            entry_id=entry_id,
+        )
+
+
+def entry_fields(
+    event_id: uuid.UUID | str,
+    type: str,
+    occurred_at: datetime,
+    aggregate_id: str,
+    payload: dict[str, Any],
+) -> dict[str, str]:
+    return {
+        "event_id": str(event_id),
+        "type": type,
+        "occurred_at": occurred_at.isoformat(),
+        "aggregate_id": aggregate_id,
+        "payload": json.dumps(payload, separators=(",", ":")),
+    }
+
+
+async def publish(redis: Redis, event: Event) -> str:
+    fields = entry_fields(
+        event.event_id, event.type, event.occurred_at, event.aggregate_id, event.payload
+    )
+    return await redis.xadd(event.stream, fields, maxlen=STREAM_MAXLEN, approximate=True)
+
+
+Handler = Callable[[Envelope], Awaitable[None]]
+
+
+async def ensure_group(redis: Redis, stream: str, group: str) -> None:
+    try:
+        await redis.xgroup_create(stream, group, id="0", mkstream=True)
+    except ResponseError as exc:
+        if "BUSYGROUP" not in str(exc):
+            raise
+
+
+class ConsumerGroupRunner:
+    """Feeds the entries of one stream to `handler`, one consumer of a consumer group."""
+
+    def __init__(
+        self,
+        redis: Redis,
+        stream: str,
+        group: str,
+        handler: Handler,
+        *,
+        consumer: str | None = None,
+        block_ms: int = 2000,
+        claim_idle_ms: int = 30_000,
+        max_deliveries: int = 5,
+        batch: int = 100,
+    ) -> None:
+        self.redis = redis
+        self.stream = stream
+        self.group = group
+        self.handler = handler
+        self.consumer = consumer or f"{group}-{uuid.uuid4().hex[:8]}"
+        self.block_ms = block_ms
+        self.claim_idle_ms = claim_idle_ms
+        self.max_deliveries = max_deliveries
+        self.batch = batch
+        self.dlq = f"{stream}.dlq"
+
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        stop = stop or asyncio.Event()
+        backoff = 0.1
+        while not stop.is_set():
+            try:
+                await ensure_group(self.redis, self.stream, self.group)
+                while not stop.is_set():
+                    await self.step()
+                    backoff = 0.1
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("consumer %s on %s failed; retrying", self.consumer, self.stream)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+
+    async def step(self) -> int:
+        """Reclaim stuck entries, then read new ones; returns how many entries were handled."""
+        handled = await self._reclaim()
+        response = await self.redis.xreadgroup(
+            self.group, self.consumer, {self.stream: ">"}, count=self.batch, block=self.block_ms
+        )
+        for _stream, entries in response or []:
+            for entry_id, fields in entries:
+                await self._handle(entry_id, fields)
+                handled += 1
+        return handled
+
+    async def _reclaim(self) -> int:
+        _next, entries, *_ = await self.redis.xautoclaim(
+            self.stream,
+            self.group,
+            self.consumer,
+            min_idle_time=self.claim_idle_ms,
+            start_id="0-0",
+            count=self.batch,
+        )
+        for entry_id, fields in entries:
+            if fields is not None:  # None: the entry was trimmed from the stream meanwhile
+                await self._handle(entry_id, fields)
+        return len(entries)
+
+    async def _handle(self, entry_id: str, fields: dict[str, str]) -> None:
+        try:
+            envelope = Envelope.from_entry(self.stream, entry_id, fields)
+            await self.handler(envelope)
+        except Exception as exc:
+            deliveries = await self._deliveries(entry_id)
+            log.warning(
+                "handler failed on %s %s (delivery %s): %r",
+                self.stream,
+                entry_id,
+                deliveries,
+                exc,
+                exc_info=True,
+            )
+            if deliveries >= self.max_deliveries or not _is_well_formed(fields):
+                await self._dead_letter(entry_id, fields, exc)
+            return
+        await self.redis.xack(self.stream, self.group, entry_id)
+
+    async def _deliveries(self, entry_id: str) -> int:
+        pending = await self.redis.xpending_range(
+            self.stream, self.group, min=entry_id, max=entry_id, count=1
+        )
+        return pending[0]["times_delivered"] if pending else self.max_deliveries
+
+    async def _dead_letter(self, entry_id: str, fields: dict[str, str], exc: Exception) -> None:
+        dead = {**fields, "source_id": entry_id, "group": self.group, "error": repr(exc)[:500]}
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.xadd(self.dlq, dead, maxlen=STREAM_MAXLEN, approximate=True)
+            pipe.xack(self.stream, self.group, entry_id)
+            await pipe.execute()
+        log.error("moved %s %s to %s", self.stream, entry_id, self.dlq)
+
+
+def _is_well_formed(fields: dict[str, str]) -> bool:
+    try:
+        Envelope.from_entry("", "", fields)
+    except (KeyError, ValueError):
+        return False
+    return True

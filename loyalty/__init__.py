@@ -1,0 +1,1 @@
+"""The loyalty domain: models, pure rules, command handlers, read models, generator."""

@@ -1,0 +1,39 @@
+"""The processes of the platform and how to start each one (used by `make run` and e2e tests)."""
+
+import sys
+
+HTTP_SERVICES = {
+    "auth": ("auth.app:app", 8001),
+    "command_api": ("command_api.app:app", 8002),
+    "query_api": ("query_api.app:app", 8003),
+    "admin": ("admin.app:app", 8004),
+}
+
+
+def http_command(app: str, port: int, host: str = "127.0.0.1") -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        app,
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ]
+
+
+def workers_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "workers", *args]
+
+
+def platform_commands(host: str = "127.0.0.1", port_offset: int = 0) -> dict[str, list[str]]:
+    commands = {
+        name: http_command(app, port + port_offset, host)
+        for name, (app, port) in HTTP_SERVICES.items()
+    }
+    commands["workers"] = workers_command()
+    return commands

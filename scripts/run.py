@@ -1,0 +1,71 @@
+"""Runs every process of the platform in the foreground with prefixed logs; Ctrl-C stops all."""
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+from scripts.processes import platform_commands
+
+COLORS = ["\033[36m", "\033[35m", "\033[33m", "\033[32m", "\033[34m"]
+RESET = "\033[0m"
+
+
+def pump(name: str, color: str, stream, width: int) -> None:
+    prefix = f"{color}{name:<{width}}{RESET} | " if sys.stdout.isatty() else f"{name:<{width}} | "
+    for line in iter(stream.readline, b""):
+        sys.stdout.write(prefix + line.decode(errors="replace"))
+        sys.stdout.flush()
+
+
+def main() -> int:
+    host = os.environ.get("HOST", "127.0.0.1")
+    commands = platform_commands(host)
+    width = max(map(len, commands))
+    procs: dict[str, subprocess.Popen] = {}
+    for i, (name, argv) in enumerate(commands.items()):
+        procs[name] = subprocess.Popen(
+            argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        threading.Thread(
+            target=pump,
+            args=(name, COLORS[i % len(COLORS)], procs[name].stdout, width),
+            daemon=True,
+        ).start()
+    print(
+        "[run] auth :8001  command_api :8002  query_api :8003  admin :8004/admin  workers; "
+        "Ctrl-C stops everything",
+        flush=True,
+    )
+    stopping = False
+
+    def stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    exit_code = 0
+    while not stopping:
+        for name, proc in procs.items():
+            if proc.poll() is not None:
+                print(f"[run] {name} exited with {proc.returncode}; stopping the rest", flush=True)
+                exit_code, stopping = 1, True
+        time.sleep(0.3)
+    for proc in procs.values():
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    for proc in procs.values():
+        try:
+            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+    print("[run] stopped", flush=True)
+    return exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

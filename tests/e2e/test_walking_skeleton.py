@@ -1,0 +1,67 @@
+"""The foundation end to end: real processes, real Postgres, real Redis Streams."""
+
+import asyncio
+import time
+import uuid
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from core.db import get_engine
+from scripts.processes import HTTP_SERVICES
+
+
+@pytest.mark.parametrize("service", list(HTTP_SERVICES))
+def test_every_http_process_reports_healthy(platform, service):
+    response = httpx.get(f"{platform.urls[service]}/health")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+async def test_registered_user_reaches_loyalty_side_within_one_second(platform, settings):
+    email = f"skeleton-{uuid.uuid4().hex[:10]}@example.com"
+    async with httpx.AsyncClient(base_url=platform.urls["auth"]) as client:
+        response = await client.post(
+            "/api/v1/auth/user_registration", json={"email": email, "password": "s3cret-pass!"}
+        )
+    assert response.status_code == 201, response.text
+    user_id = uuid.UUID(response.json()["id"])
+    registered = time.monotonic()
+
+    engine = get_engine(settings.loyalty_database_url)
+    row = None
+    while time.monotonic() - registered < 1.0 and row is None:
+        async with engine.connect() as conn:
+            row = (
+                await conn.execute(text("SELECT * FROM users WHERE id = :id"), {"id": user_id})
+            ).mappings().first()
+        if row is None:
+            await asyncio.sleep(0.02)
+    assert row is not None, "user.registered did not reach the loyalty database within 1 s"
+    assert row["status"] == "active"
+    assert email not in str(dict(row)), "the loyalty side must not learn the email"
+
+
+def test_registering_the_same_email_twice_is_a_409(platform):
+    email = f"twice-{uuid.uuid4().hex[:10]}@example.com"
+    body = {"email": email, "password": "s3cret-pass!"}
+    first = httpx.post(f"{platform.urls['auth']}/api/v1/auth/user_registration", json=body)
+    second = httpx.post(
+        f"{platform.urls['auth']}/api/v1/auth/user_registration",
+        json={**body, "email": email.upper()},
+    )
+    assert first.status_code == 201
+    assert second.status_code == 409
+    assert second.json()["error"]["code"] == "email_taken"
+
+
+def test_invalid_body_gets_the_error_shape(platform):
+    response = httpx.post(
+        f"{platform.urls['auth']}/api/v1/auth/user_registration", json={"email": "nope"}
+    )
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["code"] == "validation_error"
+    assert error["message"]
+    assert error["details"]["errors"]

@@ -1,0 +1,1 @@
+"""Background workers: outbox relays, user sync, projector, reservation reaper."""

@@ -1,0 +1,79 @@
+"""`python -m workers`: every background component of the platform in one process.
+
+Each component is a coroutine that runs until `stop` is set and recovers from lost
+connections by itself. Run more processes to scale: relays share work through
+SKIP LOCKED, consumers through their consumer group.
+"""
+
+import asyncio
+import logging
+import signal
+import socket
+from collections.abc import Awaitable, Callable
+
+from auth.models import outbox as auth_outbox
+from core.config import Settings, get_settings
+from core.db import get_engine
+from core.logging import setup_logging
+from core.redis import make_redis
+from core.relay import OutboxRelay
+from core.streams import AUTH_USERS, ConsumerGroupRunner
+from loyalty.models import outbox as loyalty_outbox
+from workers.user_sync import handle_user_event
+
+log = logging.getLogger("workers")
+
+Component = Callable[[asyncio.Event], Awaitable[None]]
+
+
+def consumer(settings: Settings, stream: str, group: str, handler) -> ConsumerGroupRunner:
+    return ConsumerGroupRunner(
+        make_redis(settings.redis_url),
+        stream,
+        group,
+        handler,
+        consumer=f"{group}-{socket.gethostname()}-{id(handler):x}",
+        block_ms=settings.stream_block_ms,
+        claim_idle_ms=settings.stream_claim_idle_ms,
+        max_deliveries=settings.stream_max_deliveries,
+    )
+
+
+def components(settings: Settings) -> dict[str, Component]:
+    redis = make_redis(settings.redis_url)
+    return {
+        "auth_relay": OutboxRelay(
+            get_engine(settings.auth_database_url),
+            auth_outbox,
+            redis,
+            name="auth",
+            poll_seconds=settings.outbox_poll_seconds,
+        ).run,
+        "loyalty_relay": OutboxRelay(
+            get_engine(settings.loyalty_database_url),
+            loyalty_outbox,
+            redis,
+            name="loyalty",
+            poll_seconds=settings.outbox_poll_seconds,
+        ).run,
+        "user_sync": consumer(settings, AUTH_USERS, "user_sync", handle_user_event).run,
+    }
+
+
+async def run_all() -> None:
+    settings = get_settings()
+    setup_logging(settings, "workers")
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    tasks = {
+        name: asyncio.create_task(run(stop), name=name)
+        for name, run in components(settings).items()
+    }
+    log.info("workers started: %s", ", ".join(tasks))
+    await stop.wait()
+    for task in tasks.values():
+        task.cancel()
+    await asyncio.gather(*tasks.values(), return_exceptions=True)
+    log.info("workers stopped")
