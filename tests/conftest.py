@@ -6,10 +6,10 @@ from scripts.environments import TEST_ENV
 
 os.environ.update(TEST_ENV)
 
-import pytest  # noqa: E402
+import pytest
 
-from core.config import get_settings  # noqa: E402
-from core.redis import make_redis  # noqa: E402
+from core.config import get_settings
+from core.redis import make_redis
 
 
 @pytest.fixture(scope="session")

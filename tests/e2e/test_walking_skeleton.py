@@ -34,8 +34,10 @@ async def test_registered_user_reaches_loyalty_side_within_one_second(platform, 
     while time.monotonic() - registered < 1.0 and row is None:
         async with engine.connect() as conn:
             row = (
-                await conn.execute(text("SELECT * FROM users WHERE id = :id"), {"id": user_id})
-            ).mappings().first()
+                (await conn.execute(text("SELECT * FROM users WHERE id = :id"), {"id": user_id}))
+                .mappings()
+                .first()
+            )
         if row is None:
             await asyncio.sleep(0.02)
     assert row is not None, "user.registered did not reach the loyalty database within 1 s"

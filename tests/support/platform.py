@@ -8,10 +8,11 @@ from pathlib import Path
 
 import httpx
 
-from scripts.environments import TEST_ENV
+from scripts.environments import TEST_ENV, TEST_PORT_OFFSET
 from scripts.processes import HTTP_SERVICES, http_command, workers_command
 
-PORT_OFFSET = 10_000  # auth on 18001, command_api 18002, query_api 18003, admin 18004
+# auth on 18001, command_api 18002, query_api 18003, admin 18004 (slot 0)
+PORT_OFFSET = TEST_PORT_OFFSET
 
 # Short timings so retries and reclaims happen within a test.
 FAST_TIMINGS = {

@@ -1,0 +1,76 @@
+"""Token verification against the real Redis denylist."""
+
+import time
+import uuid
+
+import jwt
+import pytest
+
+from auth.tokens import issue_access_token
+from core.errors import NotAuthenticated
+from core.security import revoked_jti_key, revoked_user_key, verify_access_token
+
+
+async def test_valid_token_gives_the_principal(settings, redis):
+    user_id = uuid.uuid4()
+    issued = issue_access_token(user_id, "operator", settings)
+    principal = await verify_access_token(issued.token, settings, redis)
+    assert principal.user_id == user_id
+    assert principal.is_operator
+
+
+async def test_revoked_jti_is_refused(settings, redis):
+    issued = issue_access_token(uuid.uuid4(), "user", settings)
+    await redis.set(revoked_jti_key(issued.jti), 1, ex=60)
+    with pytest.raises(NotAuthenticated) as caught:
+        await verify_access_token(issued.token, settings, redis)
+    assert caught.value.code == "token_revoked"
+
+
+async def test_tokens_issued_before_a_user_revocation_are_refused(settings, redis):
+    user_id = uuid.uuid4()
+    before = issue_access_token(user_id, "user", settings)
+    await redis.set(revoked_user_key(user_id), time.time(), ex=60)
+    time.sleep(0.01)
+    after = issue_access_token(user_id, "user", settings)
+    with pytest.raises(NotAuthenticated):
+        await verify_access_token(before.token, settings, redis)
+    assert (await verify_access_token(after.token, settings, redis)).user_id == user_id
+
+
+async def test_token_signed_with_another_key_is_refused(settings, redis):
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    forged = jwt.encode(
+        {
+            "sub": str(uuid.uuid4()),
+            "role": "admin",
+            "jti": "x",
+            "iat": time.time(),
+            "exp": time.time() + 60,
+            "iss": settings.jwt_issuer,
+            "aud": settings.jwt_audience,
+        },
+        Ed25519PrivateKey.generate(),
+        algorithm="EdDSA",
+    )
+    with pytest.raises(NotAuthenticated):
+        await verify_access_token(forged, settings, redis)
+
+
+async def test_hs256_token_is_refused(settings, redis):
+    forged = jwt.encode(
+        {
+            "sub": str(uuid.uuid4()),
+            "role": "admin",
+            "jti": "x",
+            "iat": time.time(),
+            "exp": time.time() + 60,
+            "iss": settings.jwt_issuer,
+            "aud": settings.jwt_audience,
+        },
+        settings.public_key_pem(),
+        algorithm="HS256",
+    )
+    with pytest.raises(NotAuthenticated):
+        await verify_access_token(forged, settings, redis)
