@@ -1,5 +1,8 @@
 """Token verification against the real Redis denylist."""
 
+import base64
+import hmac
+import json
 import time
 import uuid
 
@@ -58,19 +61,27 @@ async def test_token_signed_with_another_key_is_refused(settings, redis):
         await verify_access_token(forged, settings, redis)
 
 
-async def test_hs256_token_is_refused(settings, redis):
-    forged = jwt.encode(
-        {
-            "sub": str(uuid.uuid4()),
-            "role": "admin",
-            "jti": "x",
-            "iat": time.time(),
-            "exp": time.time() + 60,
-            "iss": settings.jwt_issuer,
-            "aud": settings.jwt_audience,
-        },
-        settings.public_key_pem(),
-        algorithm="HS256",
+async def test_hs256_token_keyed_with_the_public_key_is_refused(settings, redis):
+    """The classic algorithm-confusion attack: PyJWT will not even sign it, so forge by hand."""
+    claims = {
+        "sub": str(uuid.uuid4()),
+        "role": "admin",
+        "jti": "x",
+        "iat": time.time(),
+        "exp": time.time() + 60,
+        "iss": settings.jwt_issuer,
+        "aud": settings.jwt_audience,
+    }
+
+    def b64(data: bytes) -> bytes:
+        return base64.urlsafe_b64encode(data).rstrip(b"=")
+
+    signing_input = (
+        b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+        + b"."
+        + b64(json.dumps(claims).encode())
     )
+    signature = hmac.new(settings.public_key_pem().encode(), signing_input, "sha256").digest()
+    forged = (signing_input + b"." + b64(signature)).decode()
     with pytest.raises(NotAuthenticated):
         await verify_access_token(forged, settings, redis)
