@@ -15,6 +15,7 @@ PROMOCODE_UPDATED = "promocode.updated"
 PROMOCODE_ASSIGNED = "promocode.assigned"
 PROMOCODE_REJECTED = "promocode.rejected"
 BATCH_GENERATED = "promocode.batch_generated"
+PROMOCODE_UNASSIGNED = "promocode.unassigned"
 GROUP_CREATED = "group.created"
 GROUP_MEMBERS_ADDED = "group.members_added"
 GROUP_MEMBERS_REMOVED = "group.members_removed"
@@ -43,6 +44,7 @@ def promocode_payload(p: Promocode) -> dict[str, Any]:
         "valid_until": p.valid_until,
         "max_uses": p.max_uses,
         "uses": p.uses,
+        "version": p.version,
         "per_user_limit": p.per_user_limit,
         "tariff_ids": list(p.tariff_ids),
         "audience": p.audience,
@@ -79,4 +81,5 @@ def purchase_payload(
         "cancel_reason": p.cancel_reason,
         "promocode_uses": promocode_uses,
         "user_uses": user_uses,
+        "promocode_version": promocode_version,
     }

@@ -142,6 +142,10 @@ class Promocode(LoyaltyModel, table=True):
     valid_until: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
     max_uses: int | None = None
     uses: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
+    # Bumped by every UPDATE of the row (fields or counters); read models keep the newest.
+    version: int = Field(
+        default=1, sa_column=Column(BigInteger, nullable=False, server_default="1")
+    )
     per_user_limit: int | None = 1
     tariff_ids: list[int] = Field(
         default_factory=list,

@@ -1,8 +1,8 @@
 """initial loyalty schema
 
-Revision ID: 097b8ddfa6d9
+Revision ID: 40a52c2fc9e6
 Revises:
-Create Date: 2026-11-22 21:50:59.187233
+Create Date: 2026-11-22 21:54:39.220959
 
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 # revision identifiers, used by Alembic.
-revision: str = "097b8ddfa6d9"
+revision: str = "40a52c2fc9e6"
 down_revision: str | Sequence[str] | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -167,6 +167,7 @@ def upgrade() -> None:
         sa.Column("valid_until", sa.DateTime(timezone=True), nullable=True),
         sa.Column("max_uses", sa.Integer(), nullable=True),
         sa.Column("uses", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("version", sa.BigInteger(), server_default="1", nullable=False),
         sa.Column("per_user_limit", sa.Integer(), nullable=True),
         sa.Column(
             "tariff_ids",
