@@ -57,9 +57,15 @@ def promocode_payload(p: Promocode) -> dict[str, Any]:
 
 
 def purchase_payload(
-    p: Purchase, *, promocode_uses: int | None = None, user_uses: int | None = None
+    p: Purchase,
+    *,
+    promocode_uses: int | None = None,
+    user_uses: int | None = None,
+    promocode_version: int | None = None,
 ) -> dict[str, Any]:
-    """`promocode_uses` and `user_uses` are the counters right after the change."""
+    """`promocode_uses` and `user_uses` are the absolute counters right after the change and
+    `promocode_version` the code's version then: a read model applies them only when the
+    version is newer than the one it holds, so replays and reordering change nothing."""
     return {
         "id": p.id,
         "user_id": p.user_id,
