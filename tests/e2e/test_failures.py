@@ -1,0 +1,72 @@
+"""Failure modes: a lost dependency is named by /health; a dead worker loses nothing."""
+
+import asyncio
+import subprocess
+import time
+import uuid
+
+import httpx
+from sqlalchemy import text
+
+from core.db import get_engine
+from scripts.environments import TEST_PORT_OFFSET
+from scripts.processes import http_command
+
+
+def test_health_is_503_naming_redis_when_redis_does_not_answer(platform):
+    port = 8090 + TEST_PORT_OFFSET
+    env = {**platform.env, "REDIS_URL": "redis://127.0.0.1:1/0"}  # nothing listens on port 1
+    proc = subprocess.Popen(
+        http_command("command_api.app:app", port),
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        response = None
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/health", timeout=5)
+                break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        assert response is not None, "command_api did not start"
+        assert response.status_code == 503
+        body = response.json()
+        assert body["failing"] == ["redis"]
+        assert body["error"]["code"] == "dependency_unavailable"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+async def test_users_registered_while_workers_are_down_arrive_when_they_return(platform, settings):
+    platform.stop_process("workers")
+    try:
+        user_ids = []
+        async with httpx.AsyncClient(base_url=platform.urls["auth"]) as client:
+            for _ in range(3):
+                response = await client.post(
+                    "/api/v1/auth/user_registration",
+                    json={
+                        "email": f"down-{uuid.uuid4().hex[:10]}@example.com",
+                        "password": "s3cret-pass!",
+                    },
+                )
+                assert response.status_code == 201
+                user_ids.append(uuid.UUID(response.json()["id"]))
+    finally:
+        platform.start_workers()
+
+    engine = get_engine(settings.loyalty_database_url)
+    found: set = set()
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and len(found) < len(user_ids):
+        async with engine.connect() as conn:
+            rows = await conn.execute(
+                text("SELECT id FROM users WHERE id = ANY(:ids)"), {"ids": user_ids}
+            )
+            found = {row.id for row in rows}
+        await asyncio.sleep(0.1)
+    assert found == set(user_ids)
