@@ -1,13 +1,55 @@
 import uuid
+from datetime import datetime
 
 from pydantic import BaseModel, EmailStr, Field
+
+# Generous bounds on what is hashed; the policy (auth.passwords) says what is acceptable.
+PasswordField = Field(min_length=1, max_length=1024)
 
 
 class Registration(BaseModel):
     email: EmailStr
-    password: str = Field(min_length=8, max_length=128)
+    password: str = PasswordField
 
 
 class RegisteredUser(BaseModel):
     id: uuid.UUID
     email: str
+
+
+class Credentials(BaseModel):
+    email: str = Field(min_length=1, max_length=320)
+    password: str = PasswordField
+
+
+class TokenPairOut(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: str = "bearer"
+    expires_in: int = Field(description="Seconds the access token lives")
+
+
+class RefreshRequest(BaseModel):
+    refresh_token: str = Field(min_length=1, max_length=512)
+
+
+class DeleteRequest(BaseModel):
+    password: str = PasswordField
+
+
+class Me(BaseModel):
+    id: uuid.UUID
+    email: str
+    role: str
+    status: str
+    created_at: datetime
+
+
+class LookupRequest(BaseModel):
+    ids: list[uuid.UUID] = Field(max_length=1000)
+
+
+class LookedUpUser(BaseModel):
+    id: uuid.UUID
+    email: str
+    status: str

@@ -1,5 +1,12 @@
-"""Signing access tokens. Only auth holds the private key."""
+"""Signing access tokens and minting refresh tokens. Only auth holds the private key.
 
+Access tokens are EdDSA JWTs verified everywhere by `core.security`. Each carries `sid`, the
+refresh-token family it was issued with, so logout can end that session. Refresh tokens are
+opaque random strings; only their SHA-256 is stored.
+"""
+
+import hashlib
+import secrets
 import time
 import uuid
 from dataclasses import dataclass
@@ -26,7 +33,9 @@ def _private_key(pem: str):
     return load_pem_private_key(pem.encode(), password=None)
 
 
-def issue_access_token(user_id: uuid.UUID, role: str, settings: Settings) -> IssuedToken:
+def issue_access_token(
+    user_id: uuid.UUID, role: str, settings: Settings, family_id: uuid.UUID | None = None
+) -> IssuedToken:
     now = time.time()
     claims = {
         "sub": str(user_id),
@@ -38,5 +47,15 @@ def issue_access_token(user_id: uuid.UUID, role: str, settings: Settings) -> Iss
         "aud": settings.jwt_audience,
         "typ": "access",
     }
+    if family_id is not None:
+        claims["sid"] = str(family_id)
     token = jwt.encode(claims, _private_key(settings.private_key_pem()), algorithm=ALGORITHM)
     return IssuedToken(token, claims["jti"], now, claims["exp"])
+
+
+def new_refresh_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def refresh_token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()

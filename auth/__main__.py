@@ -1,0 +1,5 @@
+import sys
+
+from auth.cli import main
+
+sys.exit(main())
