@@ -152,6 +152,9 @@ def migrate(section: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--test", action="store_true", help="set up the test databases")
+    parser.add_argument(
+        "--no-demo", action="store_true", help="skip the demo data (a production deployment)"
+    )
     args = parser.parse_args()
     if args.test:
         os.environ.update(TEST_ENV)
@@ -168,7 +171,7 @@ def main() -> None:
         asyncio.run(ensure_database(url))
     migrate("auth")
     migrate("loyalty")
-    if not args.test:
+    if not (args.test or args.no_demo):
         from scripts.demo import load_demo
 
         asyncio.run(load_demo())

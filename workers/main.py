@@ -19,6 +19,7 @@ from core.redis import make_redis
 from core.relay import OutboxRelay
 from core.streams import AUTH_USERS, ConsumerGroupRunner
 from loyalty.models import outbox as loyalty_outbox
+from workers.healthcheck import Heartbeat
 from workers.user_sync import handle_user_event
 
 log = logging.getLogger("workers")
@@ -57,6 +58,8 @@ def components(settings: Settings) -> dict[str, Component]:
             poll_seconds=settings.outbox_poll_seconds,
         ).run,
         "user_sync": consumer(settings, AUTH_USERS, "user_sync", handle_user_event).run,
+        # Liveness for the container healthcheck (`python -m workers.healthcheck`).
+        "heartbeat": Heartbeat(redis).run,
     }
 
 
