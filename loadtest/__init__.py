@@ -1,0 +1,1 @@
+"""Load test of the platform: Locust scenarios, a seed step and an SLO gate (`make loadtest`)."""

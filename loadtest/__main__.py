@@ -1,0 +1,5 @@
+import sys
+
+from loadtest.gate import main
+
+sys.exit(main())
