@@ -1,3 +1,4 @@
+from command_api.routes import buyer_router, operator_router
 from core.app import create_app
 from core.config import get_settings
 from core.db import get_engine
@@ -14,3 +15,5 @@ app = create_app(
         "redis": redis_check(get_redis(settings.redis_url)),
     },
 )
+app.include_router(buyer_router)
+app.include_router(operator_router)
