@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from auth.config import AuthSettings
 from core.config import Settings
 from scripts.processes import HTTP_SERVICES
 
@@ -33,7 +34,7 @@ HTTP_SERVICE_OF = {
 GATEWAY_PORT = 8000
 # Variables read by the images of Postgres and Locust rather than by our Settings.
 FOREIGN_VARIABLES = {"POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB", "LOCUST_LOGLEVEL"}
-SETTINGS_VARIABLES = {name.upper() for name in Settings.model_fields}
+SETTINGS_VARIABLES = {name.upper() for name in [*Settings.model_fields, *AuthSettings.model_fields]}
 
 
 def as_argv(command: str | list[str]) -> list[str]:
@@ -57,7 +58,10 @@ def python_module(argv: list[str]) -> str | None:
 
 
 def module_source(module: str) -> str:
-    spec = importlib.util.find_spec(module)
+    try:
+        spec = importlib.util.find_spec(module)
+    except ModuleNotFoundError:  # its parent package is missing
+        spec = None
     assert spec is not None and spec.origin, f"no module {module} in the repo"
     origin = Path(spec.origin)
     if origin.name == "__init__.py":
