@@ -149,6 +149,16 @@ def migrate(section: str) -> None:
     say(f"{section} database migrated")
 
 
+# The operator login `make run` gives (development only): see docs/auth.md.
+DEMO_ADMIN = {"email": "admin@example.com", "password": "admin-password-1", "role": "admin"}
+
+
+async def ensure_demo_admin() -> None:
+    from auth.cli import create_user
+
+    say(f"demo operator: {await create_user(**DEMO_ADMIN)}, password {DEMO_ADMIN['password']}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--test", action="store_true", help="set up the test databases")
@@ -175,6 +185,8 @@ def main() -> None:
         from scripts.demo import load_demo
 
         asyncio.run(load_demo())
+        if settings.environment == "development":
+            asyncio.run(ensure_demo_admin())
 
 
 if __name__ == "__main__":
