@@ -3,6 +3,7 @@ from core.config import get_settings
 from core.db import get_engine
 from core.health import postgres_check, redis_check
 from core.redis import get_redis
+from query_api.routes import router
 
 settings = get_settings()
 app = create_app(
@@ -14,3 +15,4 @@ app = create_app(
         "postgres": postgres_check(get_engine(settings.loyalty_database_url)),
     },
 )
+app.include_router(router)

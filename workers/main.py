@@ -17,9 +17,10 @@ from core.db import get_engine
 from core.logging import setup_logging
 from core.redis import make_redis
 from core.relay import OutboxRelay
-from core.streams import AUTH_USERS, ConsumerGroupRunner
+from core.streams import AUTH_USERS, LOYALTY_EVENTS, ConsumerGroupRunner
 from loyalty.models import outbox as loyalty_outbox
 from workers.healthcheck import Heartbeat
+from workers.projector import LOYALTY_GROUP, USERS_GROUP, Projector
 from workers.user_sync import handle_user_event
 
 log = logging.getLogger("workers")
@@ -42,6 +43,7 @@ def consumer(settings: Settings, stream: str, group: str, handler) -> ConsumerGr
 
 def components(settings: Settings) -> dict[str, Component]:
     redis = make_redis(settings.redis_url)
+    projector = Projector.from_settings(settings)
     return {
         "auth_relay": OutboxRelay(
             get_engine(settings.auth_database_url),
@@ -58,6 +60,8 @@ def components(settings: Settings) -> dict[str, Component]:
             poll_seconds=settings.outbox_poll_seconds,
         ).run,
         "user_sync": consumer(settings, AUTH_USERS, "user_sync", handle_user_event).run,
+        "projector": consumer(settings, LOYALTY_EVENTS, LOYALTY_GROUP, projector.handle).run,
+        "projector_users": consumer(settings, AUTH_USERS, USERS_GROUP, projector.handle).run,
         # Liveness for the container healthcheck (`python -m workers.healthcheck`).
         "heartbeat": Heartbeat(redis).run,
     }

@@ -1,0 +1,192 @@
+"""Rebuilding every read model from Postgres, by one process at a time.
+
+The rebuild first removes the built marker: from then on projectors wait and query_api falls
+back to Postgres, so nothing is applied on top of a half-loaded model. It reads Postgres in
+one REPEATABLE READ snapshot taken after that, so every event applied before is contained in
+it and every event applied after is newer than it (counters are compare-and-set on versions).
+"""
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from loyalty import read_repository as repo
+from loyalty.read_models import keys
+from loyalty.read_models.projection import Projection, to_json
+from loyalty.read_models.scripts import Scripts
+
+log = logging.getLogger(__name__)
+
+LOCK_TTL_MS = 30_000
+SCAN_COUNT = 1000
+
+
+class RebuildTimeout(Exception):
+    """The read model was not built in time (another process may still be rebuilding)."""
+
+
+class RebuildLock:
+    """A Redis lock with a token, kept alive while its holder works."""
+
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+        self.scripts = Scripts(redis)
+        self.token = uuid.uuid4().hex
+        self._keeper: asyncio.Task | None = None
+
+    async def acquire(self) -> bool:
+        if not await self.redis.set(keys.REBUILD_LOCK, self.token, nx=True, px=LOCK_TTL_MS):
+            return False
+        self._keeper = asyncio.create_task(self._keep_alive())
+        return True
+
+    async def release(self) -> None:
+        if self._keeper:
+            self._keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._keeper
+        await self.scripts.release_lock(keys=[keys.REBUILD_LOCK], args=[self.token])
+
+    async def _keep_alive(self) -> None:
+        while True:
+            await asyncio.sleep(LOCK_TTL_MS / 3000)
+            extended = await self.scripts.extend_lock(
+                keys=[keys.REBUILD_LOCK], args=[self.token, LOCK_TTL_MS]
+            )
+            if not extended:
+                log.error("rebuild lock lost while rebuilding")
+                return
+
+
+async def is_built(redis: Redis) -> bool:
+    return bool(await redis.exists(keys.BUILT))
+
+
+async def rebuild_read_models(redis: Redis, engine: AsyncEngine) -> dict[str, int]:
+    """Wipes and reloads every read model; the caller holds the rebuild lock."""
+    started = time.monotonic()
+    await redis.delete(keys.BUILT)
+    await _wipe(redis)
+    loader = _Loader(redis)
+    async with repo.read_only(engine, snapshot=True) as conn:
+        watermark = await repo.max_attempt_id(conn)
+        await loader.hashes(keys.TARIFFS, await repo.all_tariffs(conn), "tariffs")
+        await loader.hashes(keys.GROUPS, await repo.all_groups(conn), "groups")
+        await loader.each(conn, repo.all_codes(), "codes", loader.code)
+        await loader.each(conn, repo.all_members(), "members", loader.member)
+        await loader.each(conn, repo.all_assignments(), "assignments", loader.assignment)
+        await loader.each(conn, repo.all_user_uses(), "user_uses", loader.user_uses)
+        await loader.each(conn, repo.all_purchases(), "purchases", loader.purchase)
+        await loader.each(conn, repo.all_failure_counts(), "failure_counts", loader.failures)
+        await loader.each(conn, repo.all_user_statuses(), "users", loader.user_status)
+    await redis.set(keys.ATTEMPTS_WATERMARK, watermark)
+    await redis.set(keys.BUILT, datetime.now(UTC).isoformat())
+    log.info(
+        "read models rebuilt in %.2fs: %s",
+        time.monotonic() - started,
+        ", ".join(f"{n} {what}" for what, n in loader.counts.items()),
+    )
+    return loader.counts
+
+
+async def ensure_built(
+    redis: Redis,
+    engine: AsyncEngine,
+    *,
+    timeout: float = 300.0,
+    force: bool = False,
+) -> bool:
+    """Makes sure the read model is built; True when this call rebuilt it.
+
+    One process rebuilds (the lock holder); the others wait for the marker. `force` rebuilds
+    even when the marker is there (`python -m workers rebuild`).
+    """
+    deadline = time.monotonic() + timeout
+    while force or not await is_built(redis):
+        lock = RebuildLock(redis)
+        if await lock.acquire():
+            try:
+                if force or not await is_built(redis):
+                    await rebuild_read_models(redis, engine)
+                    return True
+            finally:
+                await lock.release()
+        if time.monotonic() > deadline:
+            raise RebuildTimeout("the read model was not rebuilt in time")
+        await asyncio.sleep(0.1)
+    return False
+
+
+async def _wipe(redis: Redis) -> None:
+    batch: list[str] = []
+    async for key in redis.scan_iter(match=f"{keys.PREFIX}*", count=SCAN_COUNT):
+        if key.startswith("rm:seen:") or key == keys.REBUILD_LOCK:
+            continue
+        batch.append(key)
+        if len(batch) >= SCAN_COUNT:
+            await redis.unlink(*batch)
+            batch = []
+    if batch:
+        await redis.unlink(*batch)
+
+
+class _Loader:
+    """Writes rows into Redis through pipelines, one chunk per round trip."""
+
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+        self.projection = Projection(redis)
+        self.counts: dict[str, int] = {}
+
+    async def hashes(self, key: str, items: list[dict], what: str) -> None:
+        if items:
+            await self.redis.hset(key, mapping={i["id"]: to_json(i) for i in items})
+        self.counts[what] = len(items)
+
+    async def each(
+        self, conn, statement, what: str, load: Callable[[object, object], Awaitable[None]]
+    ) -> None:
+        count = 0
+        async for rows in repo.rows_in_chunks(conn, statement):
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for row in rows:
+                    await load(pipe, row)
+                await pipe.execute()
+            count += len(rows)
+        self.counts[what] = count
+
+    async def code(self, pipe, row) -> None:
+        await self.projection.upsert_code(None, repo.code_snapshot(row), client=pipe)
+
+    async def member(self, pipe, row) -> None:
+        pipe.sadd(keys.user_groups(row.user_id), row.group_id)
+
+    async def assignment(self, pipe, row) -> None:
+        if row.user_id is not None:
+            pipe.sadd(keys.user_codes(row.user_id), row.promocode_id)
+        else:
+            pipe.sadd(keys.group_codes(row.group_id), row.promocode_id)
+
+    async def user_uses(self, pipe, row) -> None:
+        pipe.hset(
+            keys.user_uses(row.user_id),
+            mapping={row.promocode_id: row.uses, f"v:{row.promocode_id}": row.version},
+        )
+
+    async def purchase(self, pipe, row) -> None:
+        await self.projection.put_purchase(None, repo.purchase_snapshot(row), client=pipe)
+
+    async def failures(self, pipe, row) -> None:
+        pipe.hset(keys.code_failures(row.promocode_id), row.reason, row.n)
+
+    async def user_status(self, pipe, row) -> None:
+        pipe.hset(
+            keys.user(row.id), mapping={"status": row.status, "at": row.updated_at.timestamp()}
+        )

@@ -1,0 +1,94 @@
+"""Routes of query_api: every read of the loyalty domain (API.md, Loyalty API)."""
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+from fastapi.responses import StreamingResponse
+
+from core.security import CurrentOperator, CurrentPrincipal
+from loyalty.read_repository import AttemptFilter
+from query_api.deps import ReadSideDep
+from query_api.schemas import ActivePromocode, AttemptOut, PromocodeOut, PromocodePage, PurchaseOut
+
+PREFIX = "/api/v1/loyalty"
+router = APIRouter(prefix=PREFIX)
+
+Limit = Annotated[int, Query(ge=1, le=500)]
+Offset = Annotated[int, Query(ge=0, le=1_000_000)]
+
+
+@router.get("/get_active_promocodes", response_model=list[ActivePromocode], tags=["buyer"])
+async def get_active_promocodes(principal: CurrentPrincipal, reads: ReadSideDep) -> list[dict]:
+    """The codes the caller can use right now: assigned to them, to one of their groups, or
+    to everyone (batch codes excepted); minus disabled, not yet started, expired, exhausted
+    and used up. Empty for a blocked or deleted account. `uses_left_*` null: unlimited."""
+    return await reads.active_promocodes(principal.user_id)
+
+
+@router.get("/purchases", response_model=list[PurchaseOut], tags=["buyer"])
+async def purchases(
+    principal: CurrentPrincipal, reads: ReadSideDep, limit: Limit = 100, offset: Offset = 0
+) -> list[PurchaseOut]:
+    """The caller's purchases, newest first."""
+    found = await reads.purchases(principal.user_id, limit, offset)
+    return [PurchaseOut.of(p) for p in found]
+
+
+@router.get("/promocodes", response_model=PromocodePage, tags=["operator"])
+async def list_promocodes(
+    _: CurrentOperator,
+    reads: ReadSideDep,
+    batch_id: uuid.UUID | None = None,
+    is_active: bool | None = None,
+    code: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> PromocodePage:
+    """Promo codes, newest first, with `uses`, `uses_left_total` and failed attempts counted
+    by reason. Filters: `batch_id`, `is_active`, `code` (exact, case-insensitive)."""
+    items, has_more = await reads.codes(
+        batch_id=batch_id, is_active=is_active, code=code, limit=limit, offset=offset
+    )
+    return PromocodePage(
+        items=[PromocodeOut.model_validate(i) for i in items],
+        limit=limit,
+        offset=offset,
+        has_more=has_more,
+    )
+
+
+@router.get("/promocodes/batches/{batch_id}.csv", tags=["operator"])
+async def batch_csv(_: CurrentOperator, reads: ReadSideDep, batch_id: uuid.UUID):
+    """The codes of a generated batch as CSV (streamed)."""
+    lines = await reads.batch_csv(batch_id)
+    return StreamingResponse(
+        lines,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="batch-{batch_id}.csv"'},
+    )
+
+
+@router.get("/promocodes/{promocode_id}", response_model=PromocodeOut, tags=["operator"])
+async def get_promocode(
+    _: CurrentOperator, reads: ReadSideDep, promocode_id: Annotated[int, Path(ge=1, le=2**31 - 1)]
+) -> dict:
+    """One promo code with its uses and failed attempts counted by reason; 404 `not_found`."""
+    return await reads.code(promocode_id)
+
+
+@router.get("/attempts", response_model=list[AttemptOut], tags=["operator"])
+async def attempts(
+    _: CurrentOperator,
+    reads: ReadSideDep,
+    promocode: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+    user_id: uuid.UUID | None = None,
+    reason: Annotated[str | None, Query(max_length=64)] = None,
+    since: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[dict]:
+    """Failed attempts (quotes and uses that were rejected), newest first."""
+    return await reads.attempts(
+        AttemptFilter(promocode=promocode, user_id=user_id, reason=reason, since=since, limit=limit)
+    )

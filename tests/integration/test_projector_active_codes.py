@@ -1,0 +1,179 @@
+"""Each change of the write side shows up in the user's active codes, through the real relay,
+stream, consumer group and projector (in-process), read back with query_api's read use case."""
+
+import asyncio
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tests.support import loyalty_writes as w
+from tests.support.factories import create_loyalty_user
+from tests.support.read_side import ReadSideDriver
+
+
+@pytest.fixture
+async def side():
+    driver = await ReadSideDriver().start()
+    yield driver
+    await driver.close()
+
+
+async def active(side: ReadSideDriver, user_id: uuid.UUID) -> dict[str, dict]:
+    return {c["code"]: c for c in await side.reads.active_promocodes(user_id)}
+
+
+async def test_a_public_code_is_listed_with_its_counters(side):
+    user = await create_loyalty_user()
+    promo = await w.create_code(max_uses=10, per_user_limit=2, tariff_ids=[1, 2])
+    await side.settle()
+    listed = (await active(side, user))[promo.code]
+    assert listed == {
+        "code": promo.code,
+        "discount_type": "percent",
+        "value": 10,
+        "valid_from": promo.valid_from,
+        "valid_until": promo.valid_until,
+        "tariff_ids": [1, 2],
+        "uses_left_for_you": 2,
+        "uses_left_total": 10,
+    }
+
+
+async def test_unlimited_counters_are_null(side):
+    user = await create_loyalty_user()
+    promo = await w.create_code(max_uses=None, per_user_limit=None, valid_until=None)
+    await side.settle()
+    listed = (await active(side, user))[promo.code]
+    assert listed["uses_left_total"] is None
+    assert listed["uses_left_for_you"] is None
+    assert listed["valid_until"] is None
+
+
+async def test_a_use_lowers_both_counters_and_a_cancel_gives_it_back(side):
+    user, other = await create_loyalty_user(), await create_loyalty_user()
+    tariff = await w.create_tariff()
+    promo = await w.create_code(max_uses=5, per_user_limit=2)
+    await side.settle()
+
+    purchase = await w.reserve(user, promo, tariff)
+    await side.settle()
+    mine, theirs = (await active(side, user))[promo.code], (await active(side, other))[promo.code]
+    assert (mine["uses_left_for_you"], mine["uses_left_total"]) == (1, 4)
+    assert (theirs["uses_left_for_you"], theirs["uses_left_total"]) == (2, 4)
+
+    await w.cancel(purchase)
+    await side.settle()
+    mine = (await active(side, user))[promo.code]
+    assert (mine["uses_left_for_you"], mine["uses_left_total"]) == (2, 5)
+
+
+async def test_a_code_used_up_by_the_user_disappears_for_them_only(side):
+    user, other = await create_loyalty_user(), await create_loyalty_user()
+    tariff = await w.create_tariff()
+    promo = await w.create_code(max_uses=None, per_user_limit=1)
+    await side.settle()
+    await w.reserve(user, promo, tariff)
+    await side.settle()
+    assert promo.code not in await active(side, user)
+    assert promo.code in await active(side, other)
+
+
+async def test_an_exhausted_code_disappears_for_everyone(side):
+    user, other = await create_loyalty_user(), await create_loyalty_user()
+    tariff = await w.create_tariff()
+    promo = await w.create_code(max_uses=1, per_user_limit=None)
+    await side.settle()
+    await w.reserve(user, promo, tariff)
+    await side.settle()
+    assert promo.code not in await active(side, other)
+
+
+async def test_an_assigned_code_shows_only_for_its_user(side):
+    user, other = await create_loyalty_user(), await create_loyalty_user()
+    promo = await w.create_code(audience="assigned")
+    await side.settle()
+    assert promo.code not in await active(side, user)
+    await w.assign(promo.id, user_ids=[user])
+    await side.settle()
+    assert promo.code in await active(side, user)
+    assert promo.code not in await active(side, other)
+
+
+async def test_group_membership_brings_and_takes_the_groups_codes(side):
+    user = await create_loyalty_user()
+    group = await w.create_group()
+    promo = await w.create_code(audience="assigned")
+    await w.assign(promo.id, group_ids=[group])
+    await side.settle()
+    assert promo.code not in await active(side, user)
+
+    await w.add_members(group, user)
+    await side.settle()
+    assert promo.code in await active(side, user)
+
+    await w.remove_members(group, user)
+    await side.settle()
+    assert promo.code not in await active(side, user)
+
+
+async def test_a_disabled_code_disappears_and_comes_back_when_enabled(side):
+    user = await create_loyalty_user()
+    promo = await w.create_code()
+    await side.settle()
+    await w.update_code(promo.id, is_active=False)
+    await side.settle()
+    assert promo.code not in await active(side, user)
+    await w.update_code(promo.id, is_active=True)
+    await side.settle()
+    assert promo.code in await active(side, user)
+
+
+async def test_a_blocked_user_sees_nothing_until_unblocked(side):
+    user = await create_loyalty_user()
+    promo = await w.create_code()
+    await side.settle()
+    assert promo.code in await active(side, user)
+
+    await w.set_user_status(user, "user.blocked")
+    await side.settle()
+    assert await active(side, user) == {}
+
+    await w.set_user_status(user, "user.unblocked")
+    await side.settle()
+    assert promo.code in await active(side, user)
+
+
+async def test_batch_codes_are_not_advertised_unless_assigned(side):
+    user = await create_loyalty_user()
+    batch_id = await w.generate_batch(3)
+    await side.settle()
+    listed = await side.reads.codes(
+        batch_id=batch_id, is_active=None, code=None, limit=10, offset=0
+    )
+    batch_codes = [c["code"] for c in listed[0]]
+    assert len(batch_codes) == 3
+    assert not set(batch_codes) & set(await active(side, user))
+
+    first = listed[0][0]
+    await w.assign(first["id"], user_ids=[user])
+    await side.settle()
+    assert first["code"] in await active(side, user)
+
+
+async def test_time_window_is_evaluated_at_read_time_without_any_event(side):
+    user = await create_loyalty_user()
+    now = datetime.now(UTC)
+    starting = await w.create_code(valid_from=now + timedelta(seconds=1.5))
+    ending = await w.create_code(
+        valid_from=now - timedelta(hours=1), valid_until=now + timedelta(seconds=1.5)
+    )
+    await side.settle()
+    before = await active(side, user)
+    assert starting.code not in before and ending.code in before
+
+    await asyncio.sleep(
+        max(0.0, (now + timedelta(seconds=1.6) - datetime.now(UTC)).total_seconds())
+    )
+    after = await active(side, user)
+    assert starting.code in after and ending.code not in after

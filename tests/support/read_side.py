@@ -1,0 +1,68 @@
+"""Drives the read side in-process: the real relays, streams, consumer groups and projector."""
+
+import uuid
+
+from auth.models import outbox as auth_outbox
+from core.config import get_settings
+from core.db import get_engine
+from core.redis import make_redis
+from core.relay import OutboxRelay
+from core.streams import AUTH_USERS, LOYALTY_EVENTS, ConsumerGroupRunner, ensure_group
+from loyalty.models import outbox as loyalty_outbox
+from loyalty.read_models.rebuild import ensure_built
+from loyalty.read_repository import read_only_engine
+from query_api.queries import ReadSide
+from workers.projector import LOYALTY_GROUP, USERS_GROUP, Projector
+
+
+class ReadSideDriver:
+    """`await settle()` publishes every pending outbox row and projects every stream entry."""
+
+    def __init__(self) -> None:
+        settings = get_settings()
+        self.redis = make_redis(settings.redis_url)
+        self.engine = read_only_engine(settings.loyalty_database_url)
+        self.projector = Projector(self.redis, self.engine)
+        self.reads = ReadSide(self.redis, self.engine)
+        self.relays = [
+            OutboxRelay(
+                get_engine(settings.loyalty_database_url), loyalty_outbox, self.redis, name="t"
+            ),
+            OutboxRelay(get_engine(settings.auth_database_url), auth_outbox, self.redis, name="ta"),
+        ]
+        self.runners = [
+            self.runner(LOYALTY_EVENTS, LOYALTY_GROUP),
+            self.runner(AUTH_USERS, USERS_GROUP),
+        ]
+
+    def runner(self, stream: str, group: str) -> ConsumerGroupRunner:
+        return ConsumerGroupRunner(
+            self.redis,
+            stream,
+            group,
+            self.projector.handle,
+            consumer=f"{group}-test-{uuid.uuid4().hex[:6]}",
+            block_ms=20,
+            claim_idle_ms=0,
+        )
+
+    async def start(self) -> "ReadSideDriver":
+        await ensure_built(self.redis, self.engine)
+        for runner in self.runners:
+            await ensure_group(self.redis, runner.stream, runner.group)
+        await self.settle()
+        return self
+
+    async def settle(self) -> None:
+        while True:
+            published = 0
+            for relay in self.relays:
+                published += await relay.publish_pending()
+            handled = 0
+            for runner in self.runners:
+                handled += await runner.step()
+            if not published and not handled:
+                return
+
+    async def close(self) -> None:
+        await self.redis.aclose()

@@ -1,0 +1,81 @@
+"""The projector: keeps the Redis read models current from `loyalty.events` and `auth.users`.
+
+Runs as two consumer groups (`projector`, `projector_users`) under the common runner, which
+acknowledges an entry only after the handler returned, reclaims entries of dead consumers and
+dead-letters poison events. When the read model is missing (Redis came back empty) the
+handler rebuilds it from Postgres first, then applies the event.
+"""
+
+import asyncio
+import logging
+
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from core.config import Settings
+from core.redis import make_redis
+from core.streams import Envelope
+from loyalty import events
+from loyalty import read_repository as repo
+from loyalty.read_models import keys
+from loyalty.read_models.projection import NotBuilt, Projection
+from loyalty.read_models.rebuild import ensure_built
+
+log = logging.getLogger(__name__)
+
+LOYALTY_GROUP = "projector"
+USERS_GROUP = "projector_users"
+
+
+class Projector:
+    def __init__(self, redis: Redis, engine: AsyncEngine) -> None:
+        self.redis = redis
+        self.engine = engine
+        self.projection = Projection(redis)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "Projector":
+        return cls(
+            make_redis(settings.redis_url), repo.read_only_engine(settings.loyalty_database_url)
+        )
+
+    async def handle(self, envelope: Envelope) -> None:
+        """Applies one event, rebuilding the whole read model first when Redis lost it."""
+        while True:
+            try:
+                await self._apply(envelope)
+                return
+            except NotBuilt:
+                await self._wait_for_model()
+
+    async def _apply(self, envelope: Envelope) -> None:
+        if envelope.type == events.BATCH_GENERATED:
+            await self._apply_batch(envelope)
+        else:
+            await self.projection.apply(envelope)
+
+    async def _apply_batch(self, envelope: Envelope) -> None:
+        """A batch event carries no codes (there may be 100,000): read them from Postgres."""
+        if await self.redis.exists(keys.seen(envelope.event_id)):
+            return
+        async with repo.read_only(self.engine) as conn:
+            async for chunk in repo.batch_code_chunks(conn, envelope.payload["batch_id"]):
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    for snapshot in chunk:
+                        await self.projection.upsert_code(None, snapshot, client=pipe)
+                    await pipe.execute()
+        await self.projection.mark_seen(envelope.event_id)
+
+    async def _wait_for_model(self) -> None:
+        backoff = 0.5
+        while True:
+            try:
+                if await ensure_built(self.redis, self.engine):
+                    log.warning("read model was missing; rebuilt it from Postgres")
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("rebuilding the read model failed; retrying in %.1fs", backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
