@@ -118,12 +118,17 @@ async def login(email: str, password: str, client_address: str) -> TokenPair:
     await limiter.ensure_allowed(email, client_address)
     async with auth_uow() as uow:
         user = await repository.user_by_email(uow.session, email)
-        matches, upgraded_hash = await verify_password_async(
-            password, user.password_hash if user else None
-        )
-        if not matches or user is None:
-            await limiter.record_failure(email, client_address)
-            raise _invalid_credentials()
+        uow.session.expunge_all()
+    # argon2 runs with no database connection held.
+    matches, upgraded_hash = await verify_password_async(
+        password, user.password_hash if user else None
+    )
+    if not matches or user is None:
+        await limiter.record_failure(email, client_address)
+        raise _invalid_credentials()
+    async with auth_uow() as uow:
+        # Locked and read again, so a block that commits meanwhile is seen (or sees our token).
+        user = await _existing_user(uow, user.id)
         refusal = rules.login_refusal(user.status)
         if refusal is not None:
             raise refusal
@@ -145,11 +150,15 @@ async def _end_family_of_reused_token(uow: UnitOfWork, token: RefreshToken) -> N
 async def refresh(refresh_token: str) -> TokenPair:
     token_hash = refresh_token_hash(refresh_token)
     async with auth_uow() as uow:
+        known = await repository.refresh_token_by_hash(uow.session, token_hash)
+        if known is None:
+            raise NotAuthenticated("invalid_refresh_token", "The refresh token is not valid")
+        # Every change to a user's tokens locks the user row first: no deadlocks, and a
+        # block or logout cannot miss the token this refresh adds.
+        user = await _existing_user(uow, known.user_id)
         spent = await repository.spend_refresh_token(uow.session, token_hash, utcnow())
         if spent is None:
-            known = await repository.refresh_token_by_hash(uow.session, token_hash)
-            if known is None:
-                raise NotAuthenticated("invalid_refresh_token", "The refresh token is not valid")
+            await uow.session.refresh(known)
             if known.used_at is not None:
                 await _end_family_of_reused_token(uow, known)
                 raise NotAuthenticated(
@@ -158,8 +167,7 @@ async def refresh(refresh_token: str) -> TokenPair:
             if known.revoked_at is not None:
                 raise NotAuthenticated("token_revoked", "The refresh token has been revoked")
             raise NotAuthenticated("token_expired", "The refresh token has expired")
-        user = await repository.user_by_id(uow.session, spent.user_id)
-        if user is None or user.status != rules.ACTIVE:
+        if user.status != rules.ACTIVE:
             raise NotAuthenticated("token_revoked", "The refresh token has been revoked")
         pair = _start_or_extend_family(uow, user, spent.family_id)
         await uow.commit()
@@ -172,6 +180,7 @@ async def logout(principal: Principal, family_id: uuid.UUID | None) -> None:
     if family_id is None:
         return
     async with auth_uow() as uow:
+        await repository.user_by_id(uow.session, principal.user_id, for_update=True)
         await repository.revoke_family(uow.session, family_id, utcnow())
         await uow.commit()
 
