@@ -220,7 +220,12 @@ class LoyaltyRepository:
         if user_ids:
             rows = await self.session.execute(
                 pg_insert(assignments)
-                .values([{"promocode_id": promocode_id, "user_id": u} for u in user_ids])
+                .values(
+                    [
+                        {"promocode_id": promocode_id, "user_id": u, "created_at": func.now()}
+                        for u in user_ids
+                    ]
+                )
                 .on_conflict_do_nothing()
                 .returning(assignments.c.user_id)
             )
@@ -228,7 +233,12 @@ class LoyaltyRepository:
         if group_ids:
             rows = await self.session.execute(
                 pg_insert(assignments)
-                .values([{"promocode_id": promocode_id, "group_id": g} for g in group_ids])
+                .values(
+                    [
+                        {"promocode_id": promocode_id, "group_id": g, "created_at": func.now()}
+                        for g in group_ids
+                    ]
+                )
                 .on_conflict_do_nothing()
                 .returning(assignments.c.group_id)
             )

@@ -1,0 +1,105 @@
+"""The generator: alphabet without look-alikes, shapes, and a check character that catches
+every single substitution and every swap of two neighbours."""
+
+import pytest
+
+from loyalty import generator
+from loyalty.generator import ALPHABET, SEPARATORS, has_valid_check
+
+
+def test_alphabet_has_no_look_alikes():
+    assert set("0O1IL").isdisjoint(ALPHABET)
+    assert len(ALPHABET) == len(set(ALPHABET)) == 31
+
+
+def substitutions(code: str):
+    for i, ch in enumerate(code):
+        if ch in SEPARATORS:
+            continue
+        for other in ALPHABET:
+            if other != ch:
+                yield code[:i] + other + code[i + 1 :]
+
+
+def neighbour_swaps(code: str):
+    for i in range(len(code) - 1):
+        a, b = code[i], code[i + 1]
+        if a != b and a not in SEPARATORS and b not in SEPARATORS:
+            yield code[:i] + b + a + code[i + 2 :]
+
+
+SHAPES = [
+    generator.make_shape(),
+    generator.make_shape(length=4),
+    generator.make_shape(prefix="SUMMER-", pattern="XXXX-XXXX"),
+    generator.make_shape(prefix="PRM", length=40),
+]
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: s.prefix + s.pattern)
+def test_every_single_substitution_and_neighbour_swap_is_caught(shape):
+    codes = generator.generate_codes(shape, 100)
+    checked = 0
+    for code in codes:
+        assert has_valid_check(code), code
+        for typo in [*substitutions(code), *neighbour_swaps(code)]:
+            assert not has_valid_check(typo), (code, typo)
+            checked += 1
+    assert checked > 100 * 30
+
+
+def test_a_mistyped_code_never_equals_another_generated_code():
+    codes = set(generator.generate_codes(generator.make_shape(length=5), 2000))
+    for code in codes:
+        assert not (set(substitutions(code)) | set(neighbour_swaps(code))) & codes
+
+
+def test_codes_follow_prefix_and_pattern():
+    shape = generator.make_shape(prefix="sum-", pattern="xxxx-xxxx")
+    for code in generator.generate_codes(shape, 200):
+        assert code.startswith("SUM-")
+        body = code[4:]
+        assert len(body) == 9 and body[4] == "-"
+        assert all(ch in ALPHABET for ch in body.replace("-", ""))
+
+
+def test_default_length_and_distinct_codes():
+    codes = generator.generate_codes(generator.make_shape(), 5000)
+    assert len(set(codes)) == 5000
+    assert {len(c) for c in codes} == {generator.DEFAULT_LENGTH}
+
+
+def test_random_characters_cover_the_whole_alphabet():
+    codes = generator.generate_codes(generator.make_shape(length=10), 2000)
+    assert set("".join(c[:-1] for c in codes)) == set(ALPHABET)
+
+
+@pytest.mark.parametrize(
+    ("prefix", "pattern", "length", "problem"),
+    [
+        ("WELCOME", None, None, "look-alikes"),  # O and L
+        ("", "XX-X", None, "at least"),
+        ("", "XXXX-YYYY", None, "made of X"),
+        ("", "XXXXX", 4, "disagree"),
+        ("", None, 3, "at least"),
+        ("A" * 30, None, 40, "at most"),
+    ],
+)
+def test_bad_shapes_are_refused(prefix, pattern, length, problem):
+    assert problem in generator.shape_problem(prefix, pattern, length)
+
+
+def test_batches_that_would_fill_the_code_space_are_refused():
+    small = generator.make_shape(length=4)  # 31**3 = 29791 codes
+    assert generator.capacity_problem(small, 100) is None
+    assert generator.capacity_problem(small, 1000) is not None
+
+
+def test_text_outside_the_alphabet_is_never_valid():
+    assert not has_valid_check("")
+    assert not has_valid_check("ABCO")
+    assert not has_valid_check("----")
+
+
+def test_batch_csv():
+    assert generator.batch_csv(["AB2C", "XY3Z"]) == "code\nAB2C\nXY3Z\n"
