@@ -133,7 +133,8 @@ async def user_purchases(
         .limit(limit)
         .offset(offset)
     )
-    return [purchase_snapshot(r) for r in rows]
+    counters = ("promocode_uses", "user_uses", "promocode_version")
+    return [{k: v for k, v in purchase_snapshot(r).items() if k not in counters} for r in rows]
 
 
 # -- operators ---------------------------------------------------------------------------

@@ -249,6 +249,7 @@ async def reject(user_id: uuid.UUID, promo: Promocode | None, reason: str, typed
                     promocode_id=promo.id if promo else None,
                     reason=reason,
                     endpoint="apply_promocode",
+                    created_at=datetime.now(UTC),
                 )
                 .returning(PromocodeAttempt.__table__.c.id, PromocodeAttempt.__table__.c.created_at)
             )

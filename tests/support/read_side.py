@@ -2,6 +2,8 @@
 
 import uuid
 
+from redis.exceptions import ResponseError
+
 from auth.models import outbox as auth_outbox
 from core.config import get_settings
 from core.db import get_engine
@@ -60,9 +62,24 @@ class ReadSideDriver:
                 published += await relay.publish_pending()
             handled = 0
             for runner in self.runners:
-                handled += await runner.step()
+                try:
+                    handled += await runner.step()
+                except ResponseError as exc:  # the stream was flushed away: as `run` does
+                    if "NOGROUP" not in str(exc):
+                        raise
+                    await ensure_group(self.redis, runner.stream, runner.group)
+                    handled += 1
             if not published and not handled:
                 return
+
+    async def entries(self, type: str, aggregate_id: object) -> list[dict[str, str]]:
+        """The stream entries of one aggregate and type, oldest first."""
+        found = await self.redis.xrevrange(LOYALTY_EVENTS, count=500)
+        return [
+            fields
+            for _id, fields in reversed(found)
+            if fields["type"] == type and fields["aggregate_id"] == str(aggregate_id)
+        ]
 
     async def close(self) -> None:
         await self.redis.aclose()
