@@ -9,7 +9,7 @@ from passlib.hash import bcrypt
 from sqlalchemy import select
 
 from auth import service
-from auth.models import User, outbox
+from auth.models import RefreshToken, User, outbox
 from core.db import get_sessionmaker
 from core.errors import AppError, Forbidden, NotAuthenticated, NotFound, ValidationFailed
 from core.security import Principal, decode_access_token, verify_access_token
@@ -243,3 +243,34 @@ async def test_lookup_returns_known_ids_in_the_order_asked(settings):
         (second.id, second_email, "active"),
         (first.id, first_email, "active"),
     ]
+
+
+async def live_refresh_tokens(settings, user_id: uuid.UUID) -> int:
+    async with get_sessionmaker(settings.auth_database_url)() as session:
+        rows = await session.execute(
+            select(RefreshToken).where(
+                RefreshToken.user_id == user_id,
+                RefreshToken.used_at.is_(None),
+                RefreshToken.revoked_at.is_(None),
+            )
+        )
+        return len(rows.scalars().all())
+
+
+@pytest.mark.parametrize("attempt", range(5))
+async def test_a_refresh_racing_a_block_leaves_no_working_token(settings, redis, attempt):
+    user, email = await registered()
+    pair = await login(email)
+    operator = Principal(uuid.uuid4(), "operator", "jti", 0.0, 0.0)
+
+    refreshed, _ = await asyncio.gather(
+        service.refresh(pair.refresh_token),
+        service.block(operator, user.id),
+        return_exceptions=True,
+    )
+
+    assert await live_refresh_tokens(settings, user.id) == 0
+    for access_token in (pair.access_token, getattr(refreshed, "access_token", None)):
+        if access_token is not None:
+            with pytest.raises(NotAuthenticated):
+                await verify_access_token(access_token, settings, redis)
