@@ -86,8 +86,6 @@ def run_locust(args: argparse.Namespace, targets: Targets, seed_file: Path, csv_
         str(prefix),
         "--loglevel",
         os.environ.get("LOCUST_LOGLEVEL", "WARNING"),
-        "--logfile",
-        str(csv_dir / "locust.log"),
     ]
     env = {**os.environ, **targets.as_env(), ENV_SEED_FILE: str(seed_file)}
     print(
@@ -95,7 +93,10 @@ def run_locust(args: argparse.Namespace, targets: Targets, seed_file: Path, csv_
         f"{targets.auth} {targets.command} {targets.query}",
         flush=True,
     )
-    finished = subprocess.run(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, check=False)
+    with (csv_dir / "locust.out").open("wb") as output:
+        finished = subprocess.run(
+            command, env=env, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT, check=False
+        )
     return finished.returncode
 
 
@@ -122,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     run_locust(args, targets, seed_file, csv_dir)
     stats_csv = csv_dir / "locust_stats.csv"
     if not stats_csv.exists():
-        print(f"[loadtest] Locust wrote no statistics; see {csv_dir / 'locust.log'}")
+        print(f"[loadtest] Locust wrote no statistics; see {csv_dir / 'locust.out'}")
         return 2
     endpoints, total = read_locust_stats(stats_csv)
     verdict = judge(endpoints, total, slo)

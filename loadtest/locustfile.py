@@ -67,6 +67,7 @@ class ApiUser(FastHttpUser):
                     response.failure(f"{response.status_code} (expected {expected}): {body}")
                     return None
                 else:
+                    response.success()  # also for an expected 4xx, which Locust would fail
                     return response.json() if response.text else None
             self.login()
         return None
