@@ -1,0 +1,206 @@
+"""query_api over HTTP (in-process ASGI) against the real Redis read models and Postgres."""
+
+import csv
+import io
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+
+from loyalty.read_repository import read_only
+from query_api.app import app
+from tests.support import loyalty_writes as w
+from tests.support.factories import bearer, create_loyalty_user
+from tests.support.read_side import ReadSideDriver
+
+API = "/api/v1/loyalty"
+
+
+@pytest.fixture
+async def side():
+    driver = await ReadSideDriver().start()
+    yield driver
+    await driver.close()
+
+
+@pytest.fixture
+async def client():
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://query") as c:
+        yield c
+
+
+@pytest.fixture
+def operator():
+    return bearer(uuid.uuid4(), "operator")
+
+
+async def test_every_read_needs_a_token(client):
+    for path in ("/get_active_promocodes", "/purchases", "/promocodes", "/attempts"):
+        response = await client.get(f"{API}{path}")
+        assert response.status_code == 401, path
+        assert response.json()["error"]["code"] == "not_authenticated"
+
+
+async def test_operator_reads_refuse_a_buyer(client):
+    user = bearer(uuid.uuid4())
+    for path in (
+        "/promocodes",
+        "/promocodes/1",
+        "/attempts",
+        f"/promocodes/batches/{uuid.uuid4()}.csv",
+    ):
+        response = await client.get(f"{API}{path}", headers=user)
+        assert response.status_code == 403, path
+        assert response.json()["error"]["code"] == "forbidden"
+
+
+async def test_get_active_promocodes_answers_the_contract_shape(side, client):
+    user = await create_loyalty_user()
+    promo = await w.create_code(max_uses=3, per_user_limit=1, discount_type="amount", value=5000)
+    await side.settle()
+    response = await client.get(f"{API}/get_active_promocodes", headers=bearer(user))
+    assert response.status_code == 200
+    [item] = [c for c in response.json() if c["code"] == promo.code]
+    assert set(item) == {
+        "code",
+        "discount_type",
+        "value",
+        "valid_from",
+        "valid_until",
+        "tariff_ids",
+        "uses_left_for_you",
+        "uses_left_total",
+    }
+    assert (item["discount_type"], item["value"]) == ("amount", 5000)
+    assert (item["uses_left_for_you"], item["uses_left_total"]) == (1, 3)
+    assert datetime.fromisoformat(item["valid_from"]) == promo.valid_from
+
+
+async def test_purchases_are_the_callers_own_newest_first(side, client):
+    user, other = await create_loyalty_user(), await create_loyalty_user()
+    tariff = await w.create_tariff()
+    promo = await w.create_code(per_user_limit=None)
+    first = await w.reserve(user, promo, tariff)
+    second = await w.reserve(user, promo, tariff)
+    await w.reserve(other, promo, tariff)
+    await w.cancel(first)
+    await side.settle()
+    response = await client.get(f"{API}/purchases", headers=bearer(user))
+    assert response.status_code == 200
+    body = response.json()
+    assert [p["purchase_id"] for p in body] == [str(second.id), str(first.id)]
+    assert [p["status"] for p in body] == ["pending", "cancelled"]
+    assert body[0]["final_price"] == tariff.price - tariff.price * 10 // 100
+    paged = await client.get(f"{API}/purchases?limit=1&offset=1", headers=bearer(user))
+    assert [p["purchase_id"] for p in paged.json()] == [str(first.id)]
+
+
+async def test_operator_detail_counts_uses_and_failures_by_reason(side, client, operator):
+    user = await create_loyalty_user()
+    tariff = await w.create_tariff()
+    promo = await w.create_code(max_uses=4)
+    await w.reserve(user, promo, tariff)
+    await w.reject(user, promo, "user_limit_reached", promo.code)
+    await w.reject(user, promo, "tariff_not_eligible", promo.code)
+    await w.reject(user, promo, "tariff_not_eligible", promo.code)
+    await side.settle()
+    response = await client.get(f"{API}/promocodes/{promo.id}", headers=operator)
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["code"], body["uses"], body["uses_left_total"]) == (promo.code, 1, 3)
+    assert body["failures"] == {"tariff_not_eligible": 2, "user_limit_reached": 1}
+    assert body["failures_total"] == 3
+
+
+async def test_unknown_code_id_is_a_404_and_a_bad_one_a_422(side, client, operator):
+    missing = await client.get(f"{API}/promocodes/2000000000", headers=operator)
+    assert missing.status_code == 404
+    assert missing.json()["error"]["code"] == "not_found"
+    bad = await client.get(f"{API}/promocodes/abc", headers=operator)
+    assert bad.status_code == 422
+    assert bad.json()["error"]["code"] == "validation_error"
+
+
+async def test_operator_list_filters_by_batch_activity_and_code(side, client, operator):
+    batch_id = await w.generate_batch(4)
+    await side.settle()
+    page = (await client.get(f"{API}/promocodes?batch_id={batch_id}", headers=operator)).json()
+    assert len(page["items"]) == 4 and page["has_more"] is False
+    disabled = page["items"][0]
+    await w.update_code(disabled["id"], is_active=False)
+    await side.settle()
+
+    inactive = await client.get(
+        f"{API}/promocodes?batch_id={batch_id}&is_active=false", headers=operator
+    )
+    assert [c["id"] for c in inactive.json()["items"]] == [disabled["id"]]
+    active = await client.get(
+        f"{API}/promocodes?batch_id={batch_id}&is_active=true&limit=2", headers=operator
+    )
+    assert len(active.json()["items"]) == 2 and active.json()["has_more"] is True
+    by_code = await client.get(
+        f"{API}/promocodes?code={disabled['code'].lower()}", headers=operator
+    )
+    assert [c["id"] for c in by_code.json()["items"]] == [disabled["id"]]
+    newest_first = (await client.get(f"{API}/promocodes?limit=5", headers=operator)).json()
+    ids = [c["id"] for c in newest_first["items"]]
+    assert ids == sorted(ids, reverse=True)
+
+
+async def test_batch_csv_lists_every_code_of_the_batch(side, client, operator):
+    batch_id = await w.generate_batch(7, discount_type="percent", value=15)
+    response = await client.get(f"{API}/promocodes/batches/{batch_id}.csv", headers=operator)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert len(rows) == 7
+    assert {r["discount_type"] for r in rows} == {"percent"}
+    assert len({r["code"] for r in rows}) == 7
+
+    missing = await client.get(f"{API}/promocodes/batches/{uuid.uuid4()}.csv", headers=operator)
+    assert missing.status_code == 404
+    assert missing.json()["error"]["code"] == "not_found"
+
+
+async def test_attempts_are_filtered_and_newest_first(client, operator):
+    user, other = await create_loyalty_user(), await create_loyalty_user()
+    promo = await w.create_code()
+    first = await w.reject(user, promo, "promocode_expired", promo.code.lower())
+    second = await w.reject(user, promo, "user_limit_reached", promo.code)
+    await w.reject(other, promo, "promocode_expired", promo.code)
+    typo = await w.reject(user, None, "promocode_not_found", "NOPE-" + promo.code)
+
+    mine = await client.get(f"{API}/attempts?user_id={user}", headers=operator)
+    assert [a["id"] for a in mine.json()] == [typo, second, first]
+    by_code = await client.get(
+        f"{API}/attempts?promocode={promo.code.lower()}&user_id={user}", headers=operator
+    )
+    assert [a["id"] for a in by_code.json()] == [second, first]
+    by_reason = await client.get(
+        f"{API}/attempts?user_id={user}&reason=promocode_expired", headers=operator
+    )
+    assert [(a["id"], a["code"]) for a in by_reason.json()] == [(first, promo.code.lower())]
+    since = (datetime.now(UTC) + timedelta(minutes=1)).isoformat()
+    later = await client.get(f"{API}/attempts", params={"since": since}, headers=operator)
+    assert later.json() == []
+    limited = await client.get(f"{API}/attempts?user_id={user}&limit=1", headers=operator)
+    assert [a["id"] for a in limited.json()] == [typo]
+
+
+async def test_the_read_side_connection_cannot_write(side):
+    with pytest.raises(DBAPIError, match="read-only"):
+        async with read_only(side.engine) as conn:
+            await conn.execute(text("UPDATE promocodes SET uses = uses WHERE id = -1"))
+
+
+async def test_bad_query_parameters_are_a_422(client, operator):
+    for query in ("limit=0", "limit=100000", "offset=-1", "batch_id=nope", "is_active=maybe"):
+        response = await client.get(f"{API}/promocodes?{query}", headers=operator)
+        assert response.status_code == 422, query
+        assert response.json()["error"]["code"] == "validation_error"
+    response = await client.get(f"{API}/attempts?user_id=nope", headers=operator)
+    assert response.status_code == 422
