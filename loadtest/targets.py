@@ -3,12 +3,20 @@
 import os
 from dataclasses import dataclass
 
+from scripts.processes import HTTP_SERVICES
+
 AUTH = "/api/v1/auth"
 LOYALTY = "/api/v1/loyalty"
 
-DEFAULT_AUTH_URL = "http://127.0.0.1:8001"
-DEFAULT_COMMAND_URL = "http://127.0.0.1:8002"
-DEFAULT_QUERY_URL = "http://127.0.0.1:8003"
+
+def _local(service: str) -> str:
+    """The address `make run` gives the service."""
+    return f"http://127.0.0.1:{HTTP_SERVICES[service][1]}"
+
+
+DEFAULT_AUTH_URL = _local("auth")
+DEFAULT_COMMAND_URL = _local("command_api")
+DEFAULT_QUERY_URL = _local("query_api")
 
 # How the gate hands the targets and the seed file to the Locust process.
 ENV_AUTH_URL = "LOADTEST_AUTH_URL"
