@@ -21,6 +21,7 @@ from core.streams import AUTH_USERS, LOYALTY_EVENTS, ConsumerGroupRunner
 from loyalty.models import outbox as loyalty_outbox
 from workers.healthcheck import Heartbeat
 from workers.projector import LOYALTY_GROUP, USERS_GROUP, Projector
+from workers.reaper import Reaper
 from workers.user_sync import handle_user_event
 
 log = logging.getLogger("workers")
@@ -62,6 +63,7 @@ def components(settings: Settings) -> dict[str, Component]:
         "user_sync": consumer(settings, AUTH_USERS, "user_sync", handle_user_event).run,
         "projector": consumer(settings, LOYALTY_EVENTS, LOYALTY_GROUP, projector.handle).run,
         "projector_users": consumer(settings, AUTH_USERS, USERS_GROUP, projector.handle).run,
+        "reaper": Reaper(settings).run,
         # Liveness for the container healthcheck (`python -m workers.healthcheck`).
         "heartbeat": Heartbeat(redis).run,
     }
