@@ -1,0 +1,242 @@
+"""The read side end to end: commands through command_api and auth, events through the real
+relay and streams, the projector in the workers process, answers from query_api."""
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+
+import httpx
+import pytest
+
+from core.redis import make_redis
+from loyalty.read_models import keys
+from tests.support.factories import bearer
+
+API = "/api/v1/loyalty"
+SECONDS = 10.0
+
+
+@pytest.fixture
+async def http(platform):
+    async with (
+        httpx.AsyncClient(base_url=platform.urls["command_api"], timeout=10) as command,
+        httpx.AsyncClient(base_url=platform.urls["query_api"], timeout=10) as query,
+        httpx.AsyncClient(base_url=platform.urls["auth"], timeout=10) as auth,
+    ):
+        yield command, query, auth
+
+
+@pytest.fixture
+def operator():
+    return bearer(uuid.uuid4(), "admin")
+
+
+async def eventually(read: Callable[[], Awaitable], accept: Callable[[object], bool]):
+    """Reads until `accept` holds (the read model is eventually consistent); returns the value."""
+    deadline = time.monotonic() + SECONDS
+    while True:
+        value = await read()
+        if accept(value) or time.monotonic() > deadline:
+            return value
+        await asyncio.sleep(0.05)
+
+
+async def register(auth: httpx.AsyncClient, command: httpx.AsyncClient) -> uuid.UUID:
+    email = f"reader-{uuid.uuid4().hex[:10]}@example.com"
+    response = await auth.post(
+        "/api/v1/auth/user_registration", json={"email": email, "password": "s3cret-pass!"}
+    )
+    assert response.status_code == 201, response.text
+    return uuid.UUID(response.json()["id"])
+
+
+async def create_tariff(command, operator) -> dict:
+    response = await command.post(
+        f"{API}/tariffs",
+        json={"name": f"e2e-{uuid.uuid4().hex[:8]}", "price": 49_900},
+        headers=operator,
+    )
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def create_code(command, operator, **fields) -> dict:
+    body = {
+        "code": f"E2E-{uuid.uuid4().hex[:10].upper()}",
+        "discount_type": "percent",
+        "value": 20,
+        "max_uses": 10,
+        "per_user_limit": 2,
+        **fields,
+    }
+    response = await command.post(f"{API}/promocodes", json=body, headers=operator)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def active_reader(query: httpx.AsyncClient, user_id: uuid.UUID):
+    async def read() -> dict[str, dict]:
+        response = await query.get(f"{API}/get_active_promocodes", headers=bearer(user_id))
+        assert response.status_code == 200, response.text
+        return {c["code"]: c for c in response.json()}
+
+    return read
+
+
+async def use(command, user_id, code: str, tariff_id: int) -> dict:
+    """The user-sync worker may not have recorded a fresh user yet: retry that case only."""
+    deadline = time.monotonic() + SECONDS
+    while True:
+        response = await command.post(
+            f"{API}/use_promocode",
+            json={"promocode": code, "tariff_id": tariff_id},
+            headers=bearer(user_id),
+        )
+        if response.status_code != 403 or time.monotonic() > deadline:
+            assert response.status_code == 201, response.text
+            return response.json()
+        await asyncio.sleep(0.05)
+
+
+async def test_a_use_and_a_cancel_show_up_in_active_codes_and_purchases(http, operator):
+    command, query, auth = http
+    user = await register(auth, command)
+    tariff = await create_tariff(command, operator)
+    code = (await create_code(command, operator))["code"]
+    read = active_reader(query, user)
+    listed = await eventually(read, lambda codes: code in codes)
+    assert (listed[code]["uses_left_for_you"], listed[code]["uses_left_total"]) == (2, 10)
+
+    purchase = await use(command, user, code, tariff["id"])
+    listed = await eventually(read, lambda codes: codes[code]["uses_left_total"] == 9)
+    assert (listed[code]["uses_left_for_you"], listed[code]["uses_left_total"]) == (1, 9)
+    purchases = await query.get(f"{API}/purchases", headers=bearer(user))
+    assert [(p["purchase_id"], p["status"]) for p in purchases.json()] == [
+        (purchase["purchase_id"], "pending")
+    ]
+
+    cancelled = await command.post(
+        f"{API}/cancel_use_promocode",
+        json={"purchase_id": purchase["purchase_id"]},
+        headers=bearer(user),
+    )
+    assert cancelled.status_code == 200, cancelled.text
+    listed = await eventually(read, lambda codes: codes[code]["uses_left_total"] == 10)
+    assert listed[code]["uses_left_for_you"] == 2
+
+    async def statuses():
+        response = await query.get(f"{API}/purchases", headers=bearer(user))
+        return [p["status"] for p in response.json()]
+
+    assert await eventually(statuses, lambda s: s == ["cancelled"]) == ["cancelled"]
+
+
+async def test_an_assignment_shows_the_code_to_that_user_only(http, operator):
+    command, query, auth = http
+    user, other = await register(auth, command), await register(auth, command)
+    code = await create_code(command, operator, audience="assigned")
+    response = await eventually(
+        lambda: command.post(
+            f"{API}/promocodes/{code['id']}/assignments",
+            json={"user_ids": [str(user)]},
+            headers=operator,
+        ),
+        lambda r: r.status_code == 200,  # the user reaches the loyalty side through user sync
+    )
+    assert response.status_code == 200, response.text
+    listed = await eventually(active_reader(query, user), lambda codes: code["code"] in codes)
+    assert code["code"] in listed
+    assert code["code"] not in await active_reader(query, other)()
+
+
+async def test_group_membership_changes_show_up(http, operator):
+    command, query, auth = http
+    user = await register(auth, command)
+    code = await create_code(command, operator, audience="assigned")
+    group = await command.post(
+        f"{API}/groups", json={"name": f"e2e-{uuid.uuid4().hex[:8]}"}, headers=operator
+    )
+    assert group.status_code == 201, group.text
+    group_id = group.json()["id"]
+    assigned = await command.post(
+        f"{API}/promocodes/{code['id']}/assignments",
+        json={"group_ids": [group_id]},
+        headers=operator,
+    )
+    assert assigned.status_code == 200, assigned.text
+    read = active_reader(query, user)
+    assert code["code"] not in await read()
+
+    added = await eventually(
+        lambda: command.post(
+            f"{API}/groups/{group_id}/members", json={"user_ids": [str(user)]}, headers=operator
+        ),
+        lambda r: r.status_code == 200,
+    )
+    assert added.status_code == 200, added.text
+    assert code["code"] in await eventually(read, lambda codes: code["code"] in codes)
+
+    removed = await command.request(
+        "DELETE",
+        f"{API}/groups/{group_id}/members",
+        json={"user_ids": [str(user)]},
+        headers=operator,
+    )
+    assert removed.status_code == 200, removed.text
+    assert code["code"] not in await eventually(read, lambda codes: code["code"] not in codes)
+
+
+async def test_a_disabled_code_disappears(http, operator):
+    command, query, auth = http
+    user = await register(auth, command)
+    code = await create_code(command, operator)
+    read = active_reader(query, user)
+    assert code["code"] in await eventually(read, lambda codes: code["code"] in codes)
+    patched = await command.patch(
+        f"{API}/promocodes/{code['id']}", json={"is_active": False}, headers=operator
+    )
+    assert patched.status_code == 200, patched.text
+    assert code["code"] not in await eventually(read, lambda codes: code["code"] not in codes)
+
+    detail = await query.get(f"{API}/promocodes/{code['id']}", headers=operator)
+    assert detail.json()["is_active"] is False
+
+
+async def test_a_blocked_user_sees_no_codes(http, operator):
+    command, query, auth = http
+    user = await register(auth, command)
+    code = await create_code(command, operator)
+    read = active_reader(query, user)
+    assert code["code"] in await eventually(read, lambda codes: code["code"] in codes)
+
+    blocked = await auth.post(f"/api/v1/auth/users/{user}/block", headers=operator)
+    assert blocked.status_code == 204, blocked.text
+    # Tokens issued before the block are revoked; `read` signs a new one each time, so it
+    # reaches the read model, which must answer nothing for a blocked account.
+    assert await eventually(read, lambda codes: codes == {}) == {}
+
+
+async def test_redis_losing_its_memory_costs_no_empty_answer_and_the_platform_recovers(
+    http, operator, settings
+):
+    command, query, auth = http
+    user = await register(auth, command)
+    tariff = await create_tariff(command, operator)
+    code = (await create_code(command, operator))["code"]
+    read = active_reader(query, user)
+    before = await eventually(read, lambda codes: code in codes)
+
+    redis = make_redis(settings.redis_url)
+    try:
+        await redis.flushdb()  # our test slot's database only, never FLUSHALL
+        during = await read()
+        assert during == before
+        assert await eventually(lambda: redis.exists(keys.BUILT), lambda n: n == 1) == 1
+    finally:
+        await redis.aclose()
+
+    # The consumer groups come back by themselves and new events flow again.
+    await use(command, user, code, tariff["id"])
+    listed = await eventually(read, lambda codes: codes[code]["uses_left_total"] == 9)
+    assert listed[code]["uses_left_total"] == 9
