@@ -1,15 +1,15 @@
-"""Demo data for `make run`: two tariffs and a few codes. Loading it twice changes nothing."""
+"""Demo data for `make run`: two tariffs and a few codes, made through the write side's
+handlers (so their events reach the read side). Loading it twice changes nothing."""
 
+import uuid
 from datetime import UTC, datetime, timedelta
 
-from sqlmodel import select
+from loyalty import handlers
+from loyalty.repository import LoyaltyRepository
+from loyalty.schemas import PromocodeCreate, TariffCreate
 
-from core.config import get_settings
-from core.db import get_sessionmaker
-from core.outbox import UnitOfWork
-from core.streams import LOYALTY_EVENTS
-from loyalty import events
-from loyalty.models import Promocode, Tariff, outbox
+# Who the demo data is created by (no such operator logs in; it only marks the rows).
+DEMO_ACTOR = uuid.UUID("00000000-0000-0000-0000-00000000d3e0")
 
 TARIFFS = [("Monthly", 39_900), ("Yearly", 399_000)]
 CODES = [
@@ -22,36 +22,25 @@ CODES = [
 
 
 async def load_demo() -> None:
-    settings = get_settings()
-    async with UnitOfWork(get_sessionmaker(settings.loyalty_database_url), outbox) as uow:
-        s = uow.session
-        for name, price in TARIFFS:
-            if (await s.exec(select(Tariff).where(Tariff.name == name))).first() is None:
-                tariff = Tariff(name=name, price=price)
-                s.add(tariff)
-                await s.flush()
-                uow.emit(
-                    LOYALTY_EVENTS, events.TARIFF_CREATED, tariff.id, events.tariff_payload(tariff)
-                )
-        now = datetime.now(UTC)
-        for code, kind, value, max_uses, per_user in CODES:
-            if (await s.exec(select(Promocode).where(Promocode.code == code))).first() is None:
-                promo = Promocode(
-                    code=code,
-                    discount_type=kind,
-                    value=value,
-                    max_uses=max_uses,
-                    per_user_limit=per_user,
-                    valid_from=now - timedelta(days=1),
-                    valid_until=now + timedelta(days=365),
-                )
-                s.add(promo)
-                await s.flush()
-                uow.emit(
-                    LOYALTY_EVENTS,
-                    events.PROMOCODE_CREATED,
-                    promo.id,
-                    events.promocode_payload(promo),
-                )
-        await uow.commit()
+    ctx = handlers.default_context()
+    async with ctx.sessionmaker() as session:
+        repo = LoyaltyRepository(session)
+        missing_tariffs = [t for t in TARIFFS if await repo.tariff_by_name(t[0]) is None]
+        missing_codes = [c for c in CODES if await repo.promocode_by_code(c[0]) is None]
+    for name, price in missing_tariffs:
+        await handlers.create_tariff(TariffCreate(name=name, price=price), actor_id=DEMO_ACTOR)
+    now = datetime.now(UTC)
+    for code, kind, value, max_uses, per_user in missing_codes:
+        await handlers.create_promocode(
+            PromocodeCreate(
+                code=code,
+                discount_type=kind,
+                value=value,
+                max_uses=max_uses,
+                per_user_limit=per_user,
+                valid_from=now - timedelta(days=1),
+                valid_until=now + timedelta(days=365),
+            ),
+            actor_id=DEMO_ACTOR,
+        )
     print("[setup] demo data loaded (tariffs Monthly, Yearly; codes WELCOME10, FREEMONTH, ...)")
