@@ -8,7 +8,10 @@ from collections.abc import Awaitable, Callable
 
 import httpx
 import pytest
+from sqlalchemy import text
 
+from core.config import get_settings
+from core.db import get_engine
 from core.redis import make_redis
 from loyalty.read_models import keys
 from tests.support.factories import bearer
@@ -43,12 +46,22 @@ async def eventually(read: Callable[[], Awaitable], accept: Callable[[object], b
 
 
 async def register(auth: httpx.AsyncClient, command: httpx.AsyncClient) -> uuid.UUID:
+    """A new account, once user sync has recorded it on the loyalty side."""
     email = f"reader-{uuid.uuid4().hex[:10]}@example.com"
     response = await auth.post(
         "/api/v1/auth/user_registration", json={"email": email, "password": "s3cret-pass!"}
     )
     assert response.status_code == 201, response.text
-    return uuid.UUID(response.json()["id"])
+    user_id = uuid.UUID(response.json()["id"])
+    engine = get_engine(get_settings().loyalty_database_url)
+
+    async def known():
+        async with engine.connect() as conn:
+            found = await conn.execute(text("SELECT 1 FROM users WHERE id = :id"), {"id": user_id})
+            return found.first() is not None
+
+    assert await eventually(known, bool), "the user never reached the loyalty side"
+    return user_id
 
 
 async def create_tariff(command, operator) -> dict:
@@ -85,18 +98,13 @@ def active_reader(query: httpx.AsyncClient, user_id: uuid.UUID):
 
 
 async def use(command, user_id, code: str, tariff_id: int) -> dict:
-    """The user-sync worker may not have recorded a fresh user yet: retry that case only."""
-    deadline = time.monotonic() + SECONDS
-    while True:
-        response = await command.post(
-            f"{API}/use_promocode",
-            json={"promocode": code, "tariff_id": tariff_id},
-            headers=bearer(user_id),
-        )
-        if response.status_code != 403 or time.monotonic() > deadline:
-            assert response.status_code == 201, response.text
-            return response.json()
-        await asyncio.sleep(0.05)
+    response = await command.post(
+        f"{API}/use_promocode",
+        json={"promocode": code, "tariff_id": tariff_id},
+        headers=bearer(user_id),
+    )
+    assert response.status_code == 201, response.text
+    return response.json()
 
 
 async def test_a_use_and_a_cancel_show_up_in_active_codes_and_purchases(http, operator):
@@ -136,13 +144,10 @@ async def test_an_assignment_shows_the_code_to_that_user_only(http, operator):
     command, query, auth = http
     user, other = await register(auth, command), await register(auth, command)
     code = await create_code(command, operator, audience="assigned")
-    response = await eventually(
-        lambda: command.post(
-            f"{API}/promocodes/{code['id']}/assignments",
-            json={"user_ids": [str(user)]},
-            headers=operator,
-        ),
-        lambda r: r.status_code == 200,  # the user reaches the loyalty side through user sync
+    response = await command.post(
+        f"{API}/promocodes/{code['id']}/assignments",
+        json={"user_ids": [str(user)]},
+        headers=operator,
     )
     assert response.status_code == 200, response.text
     listed = await eventually(active_reader(query, user), lambda codes: code["code"] in codes)
@@ -168,11 +173,8 @@ async def test_group_membership_changes_show_up(http, operator):
     read = active_reader(query, user)
     assert code["code"] not in await read()
 
-    added = await eventually(
-        lambda: command.post(
-            f"{API}/groups/{group_id}/members", json={"user_ids": [str(user)]}, headers=operator
-        ),
-        lambda r: r.status_code == 200,
+    added = await command.post(
+        f"{API}/groups/{group_id}/members", json={"user_ids": [str(user)]}, headers=operator
     )
     assert added.status_code == 200, added.text
     assert code["code"] in await eventually(read, lambda codes: code["code"] in codes)
