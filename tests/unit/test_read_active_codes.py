@@ -1,0 +1,80 @@
+"""The listing rule of get_active_promocodes, a pure function of the candidates and `now`."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from loyalty.read_models.active import Candidate, active_promocodes
+
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+
+
+def candidate(uses: int = 0, user_uses: int = 0, **fields) -> Candidate:
+    snapshot = {
+        "code": "SPRING",
+        "discount_type": "percent",
+        "value": 10,
+        "valid_from": (NOW - timedelta(days=1)).isoformat(),
+        "valid_until": (NOW + timedelta(days=1)).isoformat(),
+        "max_uses": None,
+        "per_user_limit": 1,
+        "tariff_ids": [],
+        "is_active": True,
+        **fields,
+    }
+    return Candidate(snapshot, uses, user_uses)
+
+
+def codes(*candidates: Candidate, status: str | None = "active", now: datetime = NOW) -> list:
+    return [c["code"] for c in active_promocodes(status, list(candidates), now)]
+
+
+def test_a_running_code_is_listed_with_what_is_left():
+    [item] = active_promocodes("active", [candidate(uses=3, max_uses=10, per_user_limit=2)], NOW)
+    assert (item["uses_left_total"], item["uses_left_for_you"]) == (7, 2)
+    assert item["valid_from"] == NOW - timedelta(days=1)
+
+
+@pytest.mark.parametrize(
+    "hidden",
+    [
+        candidate(is_active=False),
+        candidate(valid_from=(NOW + timedelta(seconds=1)).isoformat()),
+        candidate(valid_until=NOW.isoformat()),
+        candidate(uses=5, max_uses=5),
+        candidate(user_uses=1, per_user_limit=1),
+    ],
+    ids=["disabled", "not_started", "expired", "exhausted", "used_up_by_user"],
+)
+def test_codes_the_user_cannot_use_now_are_hidden(hidden):
+    assert codes(hidden) == []
+
+
+def test_the_window_opens_and_closes_with_time_alone():
+    starting = candidate(code="LATER", valid_from=(NOW + timedelta(hours=1)).isoformat())
+    ending = candidate(code="ENDING", valid_until=(NOW + timedelta(hours=1)).isoformat())
+    assert codes(starting, ending) == ["ENDING"]
+    assert codes(starting, ending, now=NOW + timedelta(hours=1)) == ["LATER"]
+
+
+@pytest.mark.parametrize("status", ["blocked", "deleted"])
+def test_a_blocked_or_deleted_user_sees_nothing(status):
+    assert codes(candidate(), status=status) == []
+
+
+def test_an_unknown_status_counts_as_active():
+    assert codes(candidate(), status=None) == ["SPRING"]
+
+
+def test_unlimited_is_null_and_what_you_can_use_is_bounded_by_what_is_left():
+    [unlimited] = active_promocodes("active", [candidate(per_user_limit=None)], NOW)
+    assert (unlimited["uses_left_for_you"], unlimited["uses_left_total"]) == (None, None)
+    [scarce] = active_promocodes("active", [candidate(uses=9, max_uses=10, per_user_limit=5)], NOW)
+    assert (scarce["uses_left_for_you"], scarce["uses_left_total"]) == (1, 1)
+
+
+def test_soonest_ending_first_and_open_ended_last():
+    open_ended = candidate(code="FOREVER", valid_until=None)
+    soon = candidate(code="SOON", valid_until=(NOW + timedelta(hours=1)).isoformat())
+    later = candidate(code="LATER", valid_until=(NOW + timedelta(days=9)).isoformat())
+    assert codes(open_ended, later, soon) == ["SOON", "LATER", "FOREVER"]
