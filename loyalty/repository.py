@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy import delete, exists, func, insert, literal, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -49,6 +49,17 @@ def _promocode(row) -> Promocode | None:
 
 def _purchase(row) -> Purchase | None:
     return None if row is None else Purchase(**row._mapping)
+
+
+@dataclass(frozen=True)
+class UseSnapshot:
+    """Everything the rules need to judge one use, read in one statement."""
+
+    tariff: Tariff | None
+    promocode: Promocode | None
+    assigned_to_user: bool
+    user_status: str | None
+    user_uses: int
 
 
 @dataclass(frozen=True)
@@ -193,6 +204,45 @@ class LoyaltyRepository:
             )
         ).first()
         return _promocode(row)
+
+    async def use_snapshot(self, user_id: uuid.UUID, code: str, tariff_id: int) -> UseSnapshot:
+        """The tariff, the code, whether it reaches the user, their status and their uses of
+        it: one round trip (a plain read; the limits are taken later by conditional updates)."""
+        t, p = tariffs.alias("t"), promocodes.alias("p")
+        one = select(literal(1).label("one")).subquery("one")
+        their_groups = select(members.c.group_id).where(members.c.user_id == user_id)
+        reaches_user = exists().where(
+            assignments.c.promocode_id == p.c.id,
+            or_(assignments.c.user_id == user_id, assignments.c.group_id.in_(their_groups)),
+        )
+        statement = select(
+            select(users.c.status).where(users.c.id == user_id).scalar_subquery().label("status"),
+            func.coalesce(
+                select(user_uses_table.c.uses)
+                .where(
+                    user_uses_table.c.promocode_id == p.c.id,
+                    user_uses_table.c.user_id == user_id,
+                )
+                .scalar_subquery(),
+                0,
+            ).label("uses_of_user"),
+            reaches_user.label("reaches_user"),
+            *[c.label(f"t_{c.name}") for c in t.c],
+            *[c.label(f"p_{c.name}") for c in p.c],
+        ).select_from(one.outerjoin(t, t.c.id == tariff_id).outerjoin(p, p.c.code == code))
+        row = (await self.session.execute(statement)).one()._mapping
+
+        def columns(prefix: str, table) -> dict[str, Any]:
+            return {c.name: row[f"{prefix}{c.name}"] for c in table.c}
+
+        tariff_values, code_values = columns("t_", tariffs), columns("p_", promocodes)
+        return UseSnapshot(
+            tariff=None if tariff_values["id"] is None else Tariff(**tariff_values),
+            promocode=None if code_values["id"] is None else Promocode(**code_values),
+            assigned_to_user=bool(row["reaches_user"]),
+            user_status=row["status"],
+            user_uses=row["uses_of_user"],
+        )
 
     async def is_assigned(self, promocode_id: int, user_id: uuid.UUID) -> bool:
         """The code reaches the user directly or through one of their groups."""

@@ -122,20 +122,14 @@ async def _checked(
     repo: LoyaltyRepository, user_id: uuid.UUID, data: PromocodeRequest, now: datetime
 ) -> tuple[Promocode, Tariff]:
     """The code and tariff when the rules allow the use (snapshot read), else `Rejected`."""
-    tariff = await repo.tariff(data.tariff_id)
-    promo = await repo.promocode_by_code(rules.normalise_code(data.promocode))
-    assigned = False
-    user_uses = 0
-    if promo is not None:
-        if promo.audience == "assigned":
-            assigned = await repo.is_assigned(promo.id, user_id)
-        user_uses = await repo.user_uses(promo.id, user_id)
+    seen = await repo.use_snapshot(user_id, rules.normalise_code(data.promocode), data.tariff_id)
+    promo, tariff = seen.promocode, seen.tariff
     reason = rules.rejection_reason(
         tariff=tariff_facts(tariff),
         promocode=promocode_facts(promo),
-        assigned_to_user=assigned,
-        user_status=await repo.user_status(user_id),
-        user_uses=user_uses,
+        assigned_to_user=seen.assigned_to_user,
+        user_status=seen.user_status,
+        user_uses=seen.user_uses,
         now=now,
     )
     if reason is not None:
@@ -183,15 +177,11 @@ async def take_use(
     source: str,
     expires_at: datetime | None,
 ) -> Purchase:
-    """Takes the user's use then the code's (conditional, in this order on every path so
-    locks are always taken alike) and records the purchase with its event."""
+    """Takes the user's use, records the purchase, then takes the code's use (conditional
+    updates, in this order on every path so locks are always taken alike), and emits."""
     user_uses = await repo.take_user_use(promo.id, user_id, promo.per_user_limit)
     if user_uses is None:
         raise Rejected(Reason.user_limit_reached, promo.id)
-    taken = await repo.take_global_use(promo.id)
-    if taken is None:
-        raise Rejected(Reason.promocode_exhausted, promo.id)
-    promocode_uses, version = taken
     quote = rules.price(promo.discount_type, promo.value, tariff.price)
     purchase = await repo.insert_purchase(
         {
@@ -213,6 +203,12 @@ async def take_use(
             "paid_at": now if status is PurchaseStatus.paid else None,
         }
     )
+    # The code's row is the hot one (every buyer of the code queues on it): take it last,
+    # so its lock is held only for the outbox insert and the commit.
+    taken = await repo.take_global_use(promo.id)
+    if taken is None:
+        raise Rejected(Reason.promocode_exhausted, promo.id)
+    promocode_uses, version = taken
     event_type = events.PURCHASE_PAID if status is PurchaseStatus.paid else events.PURCHASE_RESERVED
     uow.emit(
         LOYALTY_EVENTS,

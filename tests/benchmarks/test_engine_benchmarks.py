@@ -1,0 +1,100 @@
+"""Numbers for the promo-code engine (`make benchmark`; excluded from `make test`).
+
+- the generator: 100,000 codes generated and stored (one transaction, one batch event);
+- `use_promocode` latency over HTTP against a real command_api process with 200 buyers
+  firing at once on the same hot codes.
+"""
+
+import asyncio
+import statistics
+import time
+import uuid
+
+import httpx
+import pytest
+
+from loyalty import generator, handlers
+from loyalty.schemas import GenerateRequest
+from tests.support.engine import OPERATOR_ID, create_users, make_promocode, make_tariff, sql
+from tests.support.factories import bearer
+from tests.support.platform import Platform
+
+pytestmark = pytest.mark.benchmark
+
+API = "/api/v1/loyalty"
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+async def test_generator_100k_codes():
+    started = time.perf_counter()
+    codes = generator.generate_codes(generator.make_shape(), 100_000)
+    generated = time.perf_counter() - started
+    assert len(set(codes)) == 100_000
+
+    started = time.perf_counter()
+    batch = await handlers.generate_promocodes(
+        GenerateRequest(count=100_000, discount_type="percent", value=20, length=10),
+        actor_id=OPERATOR_ID,
+    )
+    stored = time.perf_counter() - started
+    [row] = await sql("SELECT count(*) AS n FROM promocodes WHERE batch_id = :b", b=batch.batch_id)
+    assert row["n"] == 100_000
+    print(
+        f"\n[benchmark] generator: 100,000 codes generated in {generated:.2f} s; "
+        f"generated + stored in Postgres (one transaction) in {stored:.2f} s"
+    )
+
+
+@pytest.fixture(scope="module")
+def command_api():
+    platform = Platform()
+    url = platform.start_http("command_api")
+    yield url
+    platform.stop()
+
+
+async def test_use_promocode_latency_under_200_concurrent_buyers(command_api):
+    buyers, codes_each = 200, 10
+    tariff = await make_tariff()
+    promos = [await make_promocode(max_uses=None, per_user_limit=1) for _ in range(codes_each)]
+    users = await create_users(buyers)
+    headers = {u: bearer(u) for u in users}
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    start = asyncio.Event()
+
+    async def buyer(client: httpx.AsyncClient, user: uuid.UUID) -> None:
+        await start.wait()
+        for promo in promos:
+            began = time.perf_counter()
+            response = await client.post(
+                f"{API}/use_promocode",
+                json={"promocode": promo.code, "tariff_id": tariff.id},
+                headers=headers[user],
+            )
+            latencies.append(time.perf_counter() - began)
+            statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+
+    limits = httpx.Limits(max_connections=buyers, max_keepalive_connections=buyers)
+    async with httpx.AsyncClient(base_url=command_api, limits=limits, timeout=60) as client:
+        # Warm the connection pool and the app.
+        await client.get("/health")
+        tasks = [asyncio.create_task(buyer(client, u)) for u in users]
+        await asyncio.sleep(0.2)
+        began = time.perf_counter()
+        start.set()
+        await asyncio.gather(*tasks)
+        elapsed = time.perf_counter() - began
+
+    assert statuses == {201: buyers * codes_each}
+    ms = [s * 1000 for s in latencies]
+    print(
+        f"\n[benchmark] use_promocode, {buyers} concurrent buyers x {codes_each} hot codes "
+        f"({len(ms)} requests, one uvicorn process): p50 {percentile(ms, 50):.0f} ms, "
+        f"p95 {percentile(ms, 95):.0f} ms, p99 {percentile(ms, 99):.0f} ms, "
+        f"mean {statistics.mean(ms):.0f} ms, throughput {len(ms) / elapsed:.0f} req/s"
+    )
