@@ -1,3 +1,12 @@
+"""The operators' screens (SQLAdmin) at /admin, signed in through the auth service."""
+
+from pathlib import Path
+
+from sqladmin import Admin
+
+from admin.auth import OperatorAuth
+from admin.operations import OperationsView
+from admin.views import VIEWS
 from core.app import create_app
 from core.config import get_settings
 from core.db import get_engine
@@ -5,11 +14,27 @@ from core.health import postgres_check, redis_check
 from core.redis import get_redis
 
 settings = get_settings()
+engine = get_engine(settings.loyalty_database_url)
 app = create_app(
     "admin",
     title="Loyalty admin",
     checks={
-        "postgres": postgres_check(get_engine(settings.loyalty_database_url)),
+        "postgres": postgres_check(engine),
         "redis": redis_check(get_redis(settings.redis_url)),
     },
 )
+admin = Admin(
+    app,
+    engine,
+    title="Loyalty admin",
+    base_url="/admin",
+    templates_dir=str(Path(__file__).parent / "templates"),
+    authentication_backend=OperatorAuth(
+        secret_key=settings.session_secret,
+        https_only=not settings.is_development,
+        same_site="strict",
+    ),
+)
+for view in VIEWS:
+    admin.add_view(view)
+admin.add_base_view(OperationsView)

@@ -31,6 +31,7 @@ def setup_logging(settings: Settings, service: str) -> None:
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level)
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     if settings.sentry_dsn:
         import sentry_sdk
 

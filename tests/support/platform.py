@@ -25,7 +25,14 @@ FAST_TIMINGS = {
 
 class Platform:
     def __init__(self, extra_env: dict[str, str] | None = None) -> None:
-        self.env = {**os.environ, **TEST_ENV, **FAST_TIMINGS, **(extra_env or {})}
+        auth_url = f"http://127.0.0.1:{HTTP_SERVICES['auth'][1] + PORT_OFFSET}"
+        self.env = {
+            **os.environ,
+            **TEST_ENV,
+            **FAST_TIMINGS,
+            "AUTH_SERVICE_URL": auth_url,  # the admin signs operators in through auth
+            **(extra_env or {}),
+        }
         self.log_dir = Path(tempfile.mkdtemp(prefix="platform-logs-"))
         self.procs: dict[str, subprocess.Popen] = {}
         self.urls = {
