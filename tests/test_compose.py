@@ -369,3 +369,9 @@ def test_compose_build_targets_exist_in_the_dockerfile():
     for name, service in SERVICES.items():
         if our_image(service):
             assert service["build"]["target"] in stages, name
+
+
+def test_gateway_overwrites_a_client_supplied_forwarded_for():
+    conf = (ROOT / "deploy" / "nginx.conf").read_text()
+    assert "proxy_set_header X-Forwarded-For $remote_addr;" in conf
+    assert "$proxy_add_x_forwarded_for" not in conf
