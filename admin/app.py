@@ -10,18 +10,14 @@ from admin.views import VIEWS
 from core.app import create_app
 from core.config import get_settings
 from core.db import get_engine
-from core.health import postgres_check, redis_check
-from core.redis import get_redis
+from core.health import service_checks
 
 settings = get_settings()
 engine = get_engine(settings.loyalty_database_url)
 app = create_app(
     "admin",
     title="Loyalty admin",
-    checks={
-        "postgres": postgres_check(engine),
-        "redis": redis_check(get_redis(settings.redis_url)),
-    },
+    checks=service_checks(settings.loyalty_database_url),
 )
 admin = Admin(
     app,

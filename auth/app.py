@@ -1,18 +1,13 @@
 from auth.routes import router
 from core.app import create_app
 from core.config import get_settings
-from core.db import get_engine
-from core.health import postgres_check, redis_check
-from core.redis import get_redis
+from core.health import service_checks
 
 settings = get_settings()
 app = create_app(
     "auth",
     title="Auth service",
     description="Accounts, passwords and tokens; the only place with personal data.",
-    checks={
-        "postgres": postgres_check(get_engine(settings.auth_database_url)),
-        "redis": redis_check(get_redis(settings.redis_url)),
-    },
+    checks=service_checks(settings.auth_database_url),
 )
 app.include_router(router)

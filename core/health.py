@@ -54,3 +54,15 @@ def health_router(checks: dict[str, Check], timeout: float = 2.0) -> APIRouter:
         return JSONResponse({"status": "ok"})
 
     return router
+
+
+def service_checks(database_url: str) -> dict[str, Check]:
+    """What every HTTP process depends on: its Postgres database and Redis."""
+    from core.config import get_settings
+    from core.db import get_engine
+    from core.redis import get_redis
+
+    return {
+        "postgres": postgres_check(get_engine(database_url)),
+        "redis": redis_check(get_redis(get_settings().redis_url)),
+    }
