@@ -8,17 +8,11 @@ import uuid
 
 import httpx
 import pytest
-from sqlalchemy import text
 
 from auth.cli import create_user
-from core.db import get_engine
+from tests.support.engine import events_for, sql
 
 PASSWORD = "operator-pass-1"
-
-
-async def sql(settings, statement: str, **params) -> list[dict]:
-    async with get_engine(settings.loyalty_database_url).connect() as conn:
-        return [dict(r) for r in (await conn.execute(text(statement), params)).mappings()]
 
 
 def alerts(html: str) -> str:
@@ -81,24 +75,19 @@ async def test_every_screen_opens_for_an_operator(operator):
     assert (await operator.get("/admin/operations")).status_code == 200
 
 
-async def test_creating_a_tariff_goes_through_the_handler_and_emits_its_event(operator, settings):
+async def test_creating_a_tariff_goes_through_the_handler_and_emits_its_event(operator):
     name = f"Admin tariff {uuid.uuid4().hex[:8]}"
     response = await operator.post(
         "/admin/tariff/create",
         data={"name": name, "price": "19900", "currency": "RUB", "is_active": "y"},
     )
     assert response.status_code == 302, response.text
-    [row] = await sql(settings, "SELECT id, price FROM tariffs WHERE name = :n", n=name)
+    [row] = await sql("SELECT id, price FROM tariffs WHERE name = :n", n=name)
     assert row["price"] == 19_900
-    events = await sql(
-        settings,
-        "SELECT type FROM outbox WHERE aggregate_id = :id AND type = 'tariff.created'",
-        id=str(row["id"]),
-    )
-    assert len(events) == 1
+    assert len(await events_for(row["id"], "tariff.created")) == 1
 
 
-async def test_a_code_breaking_the_domain_rules_is_refused_with_the_reason(operator, settings):
+async def test_a_code_breaking_the_domain_rules_is_refused_with_the_reason(operator):
     code = f"ADM{uuid.uuid4().hex[:8].upper()}"
     response = await operator.post(
         "/admin/promocode/create",
@@ -113,10 +102,10 @@ async def test_a_code_breaking_the_domain_rules_is_refused_with_the_reason(opera
     )
     assert response.status_code == 400
     assert "between 1 and 100" in alerts(response.text)
-    assert await sql(settings, "SELECT id FROM promocodes WHERE code = :c", c=code) == []
+    assert await sql("SELECT id FROM promocodes WHERE code = :c", c=code) == []
 
 
-async def test_disabling_a_code_from_the_list(operator, settings):
+async def test_disabling_a_code_from_the_list(operator):
     code = f"ADM{uuid.uuid4().hex[:8].upper()}"
     created = await operator.post(
         "/admin/promocode/create",
@@ -130,21 +119,17 @@ async def test_disabling_a_code_from_the_list(operator, settings):
         },
     )
     assert created.status_code == 302, alerts(created.text)
-    [row] = await sql(settings, "SELECT id, is_active FROM promocodes WHERE code = :c", c=code)
+    [row] = await sql("SELECT id, is_active FROM promocodes WHERE code = :c", c=code)
     assert row["is_active"] is True
     response = await operator.get("/admin/promocode/action/disable", params={"pks": str(row["id"])})
     assert response.status_code == 302
-    [row] = await sql(settings, "SELECT id, is_active FROM promocodes WHERE code = :c", c=code)
+    [row] = await sql("SELECT id, is_active FROM promocodes WHERE code = :c", c=code)
     assert row["is_active"] is False
-    updates = await sql(
-        settings,
-        "SELECT payload FROM outbox WHERE aggregate_id = :id AND type = 'promocode.updated'",
-        id=str(row["id"]),
-    )
+    updates = await events_for(row["id"], "promocode.updated")
     assert updates[-1]["payload"]["is_active"] is False
 
 
-async def test_generator_page_creates_a_batch_downloadable_as_csv(operator, settings):
+async def test_generator_page_creates_a_batch_downloadable_as_csv(operator):
     response = await operator.post(
         "/admin/operations",
         data={
@@ -159,9 +144,7 @@ async def test_generator_page_creates_a_batch_downloadable_as_csv(operator, sett
     )
     assert response.status_code == 200
     assert "Download CSV" in response.text, response.text[-2000:]
-    [batch] = await sql(
-        settings, "SELECT id FROM promocode_batches ORDER BY created_at DESC LIMIT 1"
-    )
+    [batch] = await sql("SELECT id FROM promocode_batches ORDER BY created_at DESC LIMIT 1")
     download = await operator.get("/admin/operations", params={"batch_csv": str(batch["id"])})
     assert download.status_code == 200
     rows = list(csv.DictReader(io.StringIO(download.text)))
