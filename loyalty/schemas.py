@@ -189,7 +189,9 @@ class PromocodeUpdate(Body):
         return self
 
 
-class PromocodeOut(BaseModel):
+class PromocodeFields(BaseModel):
+    """A promo code as both APIs show it; each adds its own fields."""
+
     id: int
     code: str
     discount_type: str
@@ -205,9 +207,12 @@ class PromocodeOut(BaseModel):
     is_active: bool
     batch_id: uuid.UUID | None
     description: str
-    version: int
     created_at: datetime
     updated_at: datetime
+
+
+class PromocodeOut(PromocodeFields):
+    version: int
 
 
 class GenerateRequest(PromocodeTerms):

@@ -5,6 +5,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
+from loyalty.schemas import PromocodeFields
+
 
 class ActivePromocode(BaseModel):
     code: str
@@ -41,24 +43,7 @@ class PurchaseOut(BaseModel):
         return cls.model_validate({**snapshot, "purchase_id": snapshot["id"]})
 
 
-class PromocodeOut(BaseModel):
-    id: int
-    code: str
-    discount_type: str
-    value: int
-    valid_from: datetime
-    valid_until: datetime | None
-    max_uses: int | None
-    uses: int
-    uses_left_total: int | None
-    per_user_limit: int | None
-    tariff_ids: list[int]
-    audience: str
-    is_active: bool
-    batch_id: uuid.UUID | None
-    description: str
-    created_at: datetime
-    updated_at: datetime
+class PromocodeOut(PromocodeFields):
     failures: dict[str, int] = Field(description="rejected attempts on this code, by reason")
     failures_total: int
 
