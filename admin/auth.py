@@ -13,8 +13,7 @@ from starlette.requests import Request
 
 from core.config import get_settings
 from core.errors import NotAuthenticated
-from core.redis import get_redis
-from core.security import Principal, verify_access_token
+from core.security import Principal, verify_with_process_settings
 
 log = logging.getLogger(__name__)
 AUTH_PREFIX = "/api/v1/auth"
@@ -24,11 +23,6 @@ async def _auth_post(path: str, **kwargs) -> httpx.Response:
     settings = get_settings()
     async with httpx.AsyncClient(base_url=settings.auth_service_url, timeout=5) as client:
         return await client.post(f"{AUTH_PREFIX}{path}", **kwargs)
-
-
-async def _verify(token: str) -> Principal:
-    settings = get_settings()
-    return await verify_access_token(token, settings, get_redis(settings.redis_url))
 
 
 class OperatorAuth(AuthenticationBackend):
@@ -44,7 +38,7 @@ class OperatorAuth(AuthenticationBackend):
         if response.status_code != 200:
             return False
         tokens = response.json()
-        principal = await _verify(tokens["access_token"])
+        principal = await verify_with_process_settings(tokens["access_token"])
         if not principal.is_operator:
             return False
         request.session.update(
@@ -69,12 +63,12 @@ class OperatorAuth(AuthenticationBackend):
         if not token:
             return False
         try:
-            principal = await _verify(token)
+            principal = await verify_with_process_settings(token)
         except NotAuthenticated as exc:
             if exc.code != "token_expired" or not await self._refresh(request):
                 request.session.clear()
                 return False
-            principal = await _verify(request.session["access_token"])
+            principal = await verify_with_process_settings(request.session["access_token"])
         request.state.principal = principal
         return principal.is_operator
 

@@ -104,9 +104,14 @@ def bearer_token(request: Request) -> str:
     return token.strip()
 
 
-async def current_principal(request: Request) -> Principal:
+async def verify_with_process_settings(token: str) -> Principal:
+    """`verify_access_token` with this process's settings and Redis client."""
     settings = get_settings()
-    return await verify_access_token(bearer_token(request), settings, get_redis(settings.redis_url))
+    return await verify_access_token(token, settings, get_redis(settings.redis_url))
+
+
+async def current_principal(request: Request) -> Principal:
+    return await verify_with_process_settings(bearer_token(request))
 
 
 async def current_operator(
