@@ -5,12 +5,15 @@ from typing import Any
 
 from sqladmin import BaseView, expose
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 
 from admin.views import actor, validated
+from core.config import get_settings
 from core.errors import AppError
 from loyalty import handlers
-from loyalty.models import DiscountType
+from loyalty.domain.enums import DiscountType
+from loyalty.read.batch_csv import batch_csv_lines
+from loyalty.read.postgres import read_only_engine
 from loyalty.schemas import ApplyToUsersOut, ApplyToUsersRequest, BatchOut, GenerateRequest
 
 
@@ -64,8 +67,10 @@ class OperationsView(BaseView):
         )
 
     async def batch_csv(self, batch_id: uuid.UUID) -> Response:
-        return Response(
-            await handlers.batch_csv(batch_id),
-            media_type="text/csv",
+        """The same CSV as query_api's download."""
+        engine = read_only_engine(get_settings().loyalty_database_url)
+        return StreamingResponse(
+            batch_csv_lines(engine, batch_id),
+            media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="batch-{batch_id}.csv"'},
         )

@@ -15,9 +15,8 @@ from wtforms.validators import Optional
 
 from admin.auth import current_operator
 from loyalty import handlers
+from loyalty.domain.enums import Audience, DiscountType
 from loyalty.models import (
-    Audience,
-    DiscountType,
     GroupMember,
     Promocode,
     PromocodeAssignment,

@@ -45,11 +45,7 @@ class LoginLimiter:
             count, ttl = replies[2 * index], replies[2 * index + 1]
             if count is not None and int(count) >= limit:
                 retry_after = max(int(ttl), 1)
-                raise TooManyAttempts(
-                    message="Too many failed logins; try again later",
-                    details={"retry_after": retry_after},
-                    headers={"Retry-After": str(retry_after)},
-                )
+                raise TooManyAttempts(retry_after, "Too many failed logins; try again later")
 
     async def record_failure(self, email: str, address: str) -> None:
         window = self.settings.login_window_seconds

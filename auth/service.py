@@ -12,6 +12,16 @@ from sqlalchemy.exc import IntegrityError
 
 from auth import repository, rules
 from auth.config import get_auth_settings
+from auth.errors import (
+    AccountNotFound,
+    EmailTaken,
+    InvalidCredentials,
+    InvalidRefreshToken,
+    RefreshTokenExpired,
+    RefreshTokenReused,
+    RefreshTokenRevoked,
+    WeakPassword,
+)
 from auth.models import RefreshToken, User, outbox
 from auth.passwords import (
     hash_password_async,
@@ -23,7 +33,6 @@ from auth.revocation import revoke_access_token, revoke_all_access_tokens
 from auth.tokens import issue_access_token, new_refresh_token, refresh_token_hash
 from core.config import get_settings
 from core.db import get_sessionmaker
-from core.errors import Conflict, NotAuthenticated, NotFound, ValidationFailed
 from core.outbox import UnitOfWork
 from core.redis import get_redis
 from core.security import Principal
@@ -71,8 +80,7 @@ def user_event_payload(user: User, occurred_at: datetime | None = None) -> dict:
 def ensure_password_policy(password: str, email: str) -> None:
     problems = password_problems(password, email)
     if problems:
-        raise ValidationFailed(
-            "weak_password",
+        raise WeakPassword(
             f"The password is not acceptable: {'; '.join(problems)}",
             details={"problems": problems},
         )
@@ -87,7 +95,7 @@ async def register(email: str, password: str) -> User:
         try:
             await uow.session.flush()
         except IntegrityError as exc:
-            raise Conflict("email_taken", "An account with this email already exists") from exc
+            raise EmailTaken() from exc
         uow.emit(AUTH_USERS, USER_REGISTERED, user.id, user_event_payload(user))
         await uow.commit()
     return user
@@ -108,8 +116,8 @@ def _start_or_extend_family(uow: UnitOfWork, user: User, family_id: uuid.UUID) -
     return TokenPair(access.token, refresh_token, settings.access_token_ttl_seconds)
 
 
-def _invalid_credentials() -> NotAuthenticated:
-    return NotAuthenticated("invalid_credentials", "Email or password is wrong")
+def _invalid_credentials() -> InvalidCredentials:
+    return InvalidCredentials()
 
 
 async def login(email: str, password: str, client_address: str) -> TokenPair:
@@ -152,7 +160,7 @@ async def refresh(refresh_token: str) -> TokenPair:
     async with auth_uow() as uow:
         known = await repository.refresh_token_by_hash(uow.session, token_hash)
         if known is None:
-            raise NotAuthenticated("invalid_refresh_token", "The refresh token is not valid")
+            raise InvalidRefreshToken()
         # Every change to a user's tokens locks the user row first: no deadlocks, and a
         # block or logout cannot miss the token this refresh adds.
         user = await _existing_user(uow, known.user_id)
@@ -161,14 +169,12 @@ async def refresh(refresh_token: str) -> TokenPair:
             await uow.session.refresh(known)
             if known.used_at is not None:
                 await _end_family_of_reused_token(uow, known)
-                raise NotAuthenticated(
-                    "token_reused", "This refresh token was already used; the session is ended"
-                )
+                raise RefreshTokenReused()
             if known.revoked_at is not None:
-                raise NotAuthenticated("token_revoked", "The refresh token has been revoked")
-            raise NotAuthenticated("token_expired", "The refresh token has expired")
+                raise RefreshTokenRevoked()
+            raise RefreshTokenExpired()
         if user.status != rules.ACTIVE:
-            raise NotAuthenticated("token_revoked", "The refresh token has been revoked")
+            raise RefreshTokenRevoked()
         pair = _start_or_extend_family(uow, user, spent.family_id)
         await uow.commit()
     return pair
@@ -188,7 +194,7 @@ async def logout(principal: Principal, family_id: uuid.UUID | None) -> None:
 async def _existing_user(uow: UnitOfWork, user_id: uuid.UUID) -> User:
     user = await repository.user_by_id(uow.session, user_id, for_update=True)
     if user is None:
-        raise NotFound("user_not_found", "No account with this id")
+        raise AccountNotFound()
     return user
 
 
@@ -213,7 +219,7 @@ async def me(principal: Principal) -> User:
         user = await repository.user_by_id(uow.session, principal.user_id)
         uow.session.expunge_all()  # leaving without commit rolls back, which would expire it
     if user is None:
-        raise NotFound("user_not_found", "No account with this id")
+        raise AccountNotFound()
     return user
 
 

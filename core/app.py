@@ -1,14 +1,23 @@
 """The FastAPI factory every HTTP process uses: logging, Sentry, errors, /health."""
 
+import logging
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
+from http import HTTPStatus
+from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core.config import get_settings
-from core.errors import install_error_handlers
+from core.errors import ERROR_CODES, HTTP_ERRORS, AppError, InternalError, error_body
 from core.health import Check, health_router
 from core.logging import setup_logging
+
+log = logging.getLogger(__name__)
 
 
 def create_app(
@@ -23,5 +32,85 @@ def create_app(
     setup_logging(settings, service)
     app = FastAPI(title=title, description=description, lifespan=lifespan)
     install_error_handlers(app)
+    document_error_codes(app)
     app.include_router(health_router(checks))
     return app
+
+
+def _json(error: AppError) -> JSONResponse:
+    return JSONResponse(error.body(), status_code=error.status_code, headers=error.headers)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(AppError)
+    async def _app_error(_: Request, exc: AppError) -> JSONResponse:
+        return _json(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")}
+            for e in exc.errors()
+        ]
+        return JSONResponse(
+            error_body("validation_error", "The request is not valid", {"errors": errors}),
+            status_code=422,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        known = HTTP_ERRORS.get(exc.status_code)
+        code = known.code if known else f"http_{exc.status_code}"
+        message = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+        return JSONResponse(
+            error_body(code, message), status_code=exc.status_code, headers=exc.headers
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return _json(InternalError())
+
+
+def document_error_codes(app: FastAPI) -> None:
+    """Adds the `Error` body and every registered error code to the OpenAPI document."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
+        codes = sorted(ERROR_CODES.values(), key=lambda cls: (cls.status_code, cls.code))
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components["ErrorCode"] = {
+            "type": "string",
+            "enum": [cls.code for cls in codes],
+            "description": "\n".join(f"- `{c.code}` ({c.status_code}): {c.message}" for c in codes),
+        }
+        components["Error"] = {
+            "type": "object",
+            "required": ["error"],
+            "properties": {
+                "error": {
+                    "type": "object",
+                    "required": ["code", "message", "details"],
+                    "properties": {
+                        "code": {"$ref": "#/components/schemas/ErrorCode"},
+                        "message": {"type": "string"},
+                        "details": {"type": "object"},
+                    },
+                }
+            },
+        }
+        error = {
+            "description": "An error: see `ErrorCode` for every code",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+        }
+        for path in schema.get("paths", {}).values():
+            for operation in path.values():
+                operation.setdefault("responses", {}).setdefault("4XX", error)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi

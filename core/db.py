@@ -1,4 +1,4 @@
-"""Async engines and sessions. One engine per database URL per process."""
+"""Async engines and sessions: one pooled engine per (database URL, pool size, read-only)."""
 
 from functools import lru_cache
 
@@ -7,7 +7,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 
 @lru_cache
-def get_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+def get_engine(url: str, *, pool_size: int = 10, read_only: bool = False) -> AsyncEngine:
+    """`read_only` engines run every transaction read only (`default_transaction_read_only`),
+    so nothing on the read side can write to Postgres."""
+    server_settings = {"default_transaction_read_only": "on"} if read_only else {}
     # pool_pre_ping replaces connections Postgres dropped, so a restart of the database
     # costs failed requests only while it is down, never a restart of the process.
     return create_async_engine(
@@ -16,7 +19,11 @@ def get_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         max_overflow=pool_size,
         pool_pre_ping=True,
         pool_recycle=1800,
-        connect_args={"timeout": 5, "command_timeout": 30},
+        connect_args={
+            "timeout": 5,
+            "command_timeout": 60 if read_only else 30,
+            "server_settings": server_settings,
+        },
     )
 
 

@@ -1,122 +1,139 @@
-"""One error type and one handler: every 4xx has the shape {"error": {code, message, details}}."""
+"""Errors the caller can act on: one class per error code, each with its status and message.
 
-import logging
-from http import HTTPStatus
-from typing import Any
+Every subclass that names a `code` is registered in `ERROR_CODES`, the one list of public
+codes; the app factory (`core.app`) turns any of them into
+`{"error": {code, message, details}}` and lists them in the OpenAPI document.
+"""
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from starlette.exceptions import HTTPException as StarletteHTTPException
+from typing import Any, ClassVar
 
-log = logging.getLogger(__name__)
+ERROR_CODES: dict[str, type["AppError"]] = {}
+
+
+def _package(cls: type) -> str:
+    return cls.__module__.split(".")[0]
 
 
 class AppError(Exception):
-    """A failure the caller can act on: a reason code from API.md and an HTTP status."""
+    """A failure with a reason code from API.md and an HTTP status."""
 
-    status_code: int = 400
-    code: str = "bad_request"
+    status_code: ClassVar[int] = 400
+    code: ClassVar[str] = "bad_request"
+    message: str = "The request cannot be served"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "code" in cls.__dict__:
+            taken = ERROR_CODES.get(cls.code)
+            # Services are separate processes and may share a code (auth's `user_not_found`);
+            # within one package and with core, a code has exactly one class.
+            if taken is not None and _package(taken) in (_package(cls), "core"):
+                raise TypeError(f"error code {cls.code!r} has two classes: {taken} and {cls}")
+            ERROR_CODES[cls.code] = cls
 
     def __init__(
         self,
-        code: str | None = None,
         message: str | None = None,
         *,
-        status_code: int | None = None,
         details: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
-        self.code = code or self.code
-        self.status_code = status_code or self.status_code
-        self.message = message or self.code.replace("_", " ").capitalize()
+        self.message = message or type(self).message
         self.details = details or {}
         self.headers = headers
         super().__init__(self.message)
 
-
-class NotAuthenticated(AppError):
-    status_code = 401
-    code = "not_authenticated"
-
-
-class Forbidden(AppError):
-    status_code = 403
-    code = "forbidden"
-
-
-class NotFound(AppError):
-    status_code = 404
-    code = "not_found"
-
-
-class Conflict(AppError):
-    status_code = 409
-    code = "conflict"
-
-
-class ValidationFailed(AppError):
-    status_code = 422
-    code = "validation_error"
-
-
-class TooManyAttempts(AppError):
-    status_code = 429
-    code = "too_many_attempts"
-
-
-class ServiceUnavailable(AppError):
-    status_code = 503
-    code = "service_unavailable"
+    def body(self) -> dict[str, Any]:
+        return error_body(self.code, self.message, self.details)
 
 
 def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict:
     return {"error": {"code": code, "message": message, "details": details or {}}}
 
 
-_STATUS_CODES = {
-    401: "not_authenticated",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    409: "conflict",
-    415: "unsupported_media_type",
-    422: "validation_error",
-    429: "too_many_attempts",
+class NotAuthenticated(AppError):
+    status_code = 401
+    code = "not_authenticated"
+    message = "The access token is not valid"
+
+
+class TokenExpired(NotAuthenticated):
+    code = "token_expired"
+    message = "The token has expired"
+
+
+class TokenRevoked(NotAuthenticated):
+    code = "token_revoked"
+    message = "The token has been revoked"
+
+
+class Forbidden(AppError):
+    status_code = 403
+    code = "forbidden"
+    message = "This call is not allowed for this account"
+
+
+class ValidationFailed(AppError):
+    status_code = 422
+    code = "validation_error"
+    message = "The request is not valid"
+
+
+class TooManyAttempts(AppError):
+    status_code = 429
+    code = "too_many_attempts"
+    message = "Too many failed attempts; try again later"
+
+    def __init__(self, retry_after: int, message: str | None = None) -> None:
+        super().__init__(
+            message,
+            details={"retry_after": retry_after},
+            headers={"Retry-After": str(retry_after)},
+        )
+
+
+class ServiceUnavailable(AppError):
+    status_code = 503
+    code = "service_unavailable"
+    message = "A dependency is not answering; try again shortly"
+
+
+class InternalError(AppError):
+    status_code = 500
+    code = "internal_error"
+    message = "Unexpected error; it has been logged"
+
+
+# What the framework itself refuses (no route, wrong method, ...), by HTTP status.
+
+
+class RouteNotFound(AppError):
+    status_code = 404
+    code = "not_found"
+    message = "Not Found"
+
+
+class MethodNotAllowed(AppError):
+    status_code = 405
+    code = "method_not_allowed"
+    message = "Method Not Allowed"
+
+
+class UnsupportedMediaType(AppError):
+    status_code = 415
+    code = "unsupported_media_type"
+    message = "Unsupported Media Type"
+
+
+HTTP_ERRORS: dict[int, type[AppError]] = {
+    cls.status_code: cls
+    for cls in (
+        NotAuthenticated,
+        Forbidden,
+        RouteNotFound,
+        MethodNotAllowed,
+        UnsupportedMediaType,
+        ValidationFailed,
+        TooManyAttempts,
+    )
 }
-
-
-def install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(AppError)
-    async def _app_error(_: Request, exc: AppError) -> JSONResponse:
-        return JSONResponse(
-            error_body(exc.code, exc.message, exc.details),
-            status_code=exc.status_code,
-            headers=exc.headers,
-        )
-
-    @app.exception_handler(RequestValidationError)
-    async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [
-            {"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")}
-            for e in exc.errors()
-        ]
-        return JSONResponse(
-            error_body("validation_error", "The request is not valid", {"errors": errors}),
-            status_code=422,
-        )
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = _STATUS_CODES.get(exc.status_code, f"http_{exc.status_code}")
-        message = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
-        return JSONResponse(
-            error_body(code, message), status_code=exc.status_code, headers=exc.headers
-        )
-
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return JSONResponse(
-            error_body("internal_error", "Unexpected error; it has been logged"), status_code=500
-        )

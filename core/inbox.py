@@ -4,6 +4,8 @@ from sqlalchemy import Column, DateTime, MetaData, String, Table, Uuid, func
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.repository import Repository
+
 
 def processed_events_table(metadata: MetaData) -> Table:
     return Table(
@@ -15,12 +17,17 @@ def processed_events_table(metadata: MetaData) -> Table:
     )
 
 
-async def first_delivery(session: AsyncSession, table: Table, consumer: str, event_id) -> bool:
-    """Records the event as processed in the caller's transaction; False when it already was."""
-    result = await session.execute(
-        insert(table)
-        .values(consumer=consumer, event_id=event_id)
-        .on_conflict_do_nothing()
-        .returning(table.c.event_id)
-    )
-    return result.first() is not None
+class InboxRepository(Repository):
+    def __init__(self, session: AsyncSession, table: Table) -> None:
+        super().__init__(session)
+        self.table = table
+
+    async def first_delivery(self, consumer: str, event_id: object) -> bool:
+        """Records the event as processed in the caller's transaction; False when it was."""
+        result = await self.session.execute(
+            insert(self.table)
+            .values(consumer=consumer, event_id=event_id)
+            .on_conflict_do_nothing()
+            .returning(self.table.c.event_id)
+        )
+        return result.first() is not None

@@ -18,7 +18,7 @@ from fastapi import Depends, Request
 from redis.asyncio import Redis
 
 from core.config import Settings, get_settings
-from core.errors import Forbidden, NotAuthenticated
+from core.errors import Forbidden, NotAuthenticated, TokenExpired, TokenRevoked
 from core.redis import get_redis
 
 ALGORITHM = "EdDSA"
@@ -66,15 +66,15 @@ def decode_access_token(token: str, settings: Settings) -> dict:
             options={"require": REQUIRED_CLAIMS},
         )
     except jwt.ExpiredSignatureError as exc:
-        raise NotAuthenticated("token_expired", "The access token has expired") from exc
+        raise TokenExpired("The access token has expired") from exc
     except jwt.PyJWTError as exc:
-        raise NotAuthenticated(message="The access token is not valid") from exc
+        raise NotAuthenticated() from exc
     if claims.get("typ", "access") != "access" or claims.get("role") not in ROLES:
-        raise NotAuthenticated(message="The access token is not valid")
+        raise NotAuthenticated()
     try:
         uuid.UUID(claims["sub"])
     except ValueError as exc:
-        raise NotAuthenticated(message="The access token is not valid") from exc
+        raise NotAuthenticated() from exc
     return claims
 
 
@@ -84,7 +84,7 @@ async def verify_access_token(token: str, settings: Settings, redis: Redis) -> P
         revoked_jti_key(claims["jti"]), revoked_user_key(claims["sub"])
     )
     if jti_revoked or (user_revoked_at and float(claims["iat"]) <= float(user_revoked_at)):
-        raise NotAuthenticated("token_revoked", "The access token has been revoked")
+        raise TokenRevoked("The access token has been revoked")
     return Principal(
         user_id=uuid.UUID(claims["sub"]),
         role=claims["role"],
@@ -98,9 +98,7 @@ def bearer_token(request: Request) -> str:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
-        raise NotAuthenticated(
-            message="A bearer token is required", headers={"WWW-Authenticate": "Bearer"}
-        )
+        raise NotAuthenticated("A bearer token is required", headers={"WWW-Authenticate": "Bearer"})
     return token.strip()
 
 
@@ -118,7 +116,7 @@ async def current_operator(
     principal: Annotated[Principal, Depends(current_principal)],
 ) -> Principal:
     if not principal.is_operator:
-        raise Forbidden(message="This call needs the operator or admin role")
+        raise Forbidden("This call needs the operator or admin role")
     return principal
 
 

@@ -18,8 +18,6 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
-from core.outbox import Event
-
 log = logging.getLogger(__name__)
 
 AUTH_USERS = "auth.users"
@@ -64,13 +62,6 @@ def entry_fields(
         "aggregate_id": aggregate_id,
         "payload": json.dumps(payload, separators=(",", ":")),
     }
-
-
-async def publish(redis: Redis, event: Event) -> str:
-    fields = entry_fields(
-        event.event_id, event.type, event.occurred_at, event.aggregate_id, event.payload
-    )
-    return await redis.xadd(event.stream, fields, maxlen=STREAM_MAXLEN, approximate=True)
 
 
 Handler = Callable[[Envelope], Awaitable[None]]

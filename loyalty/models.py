@@ -2,7 +2,6 @@
 
 import uuid
 from datetime import UTC, datetime
-from enum import StrEnum
 
 from sqlalchemy import (
     BigInteger,
@@ -22,6 +21,7 @@ from sqlmodel import Field, SQLModel
 
 from core.inbox import processed_events_table
 from core.outbox import outbox_table
+from loyalty.domain.enums import Audience, PurchaseSource, PurchaseStatus, UserStatus
 
 
 class LoyaltyModel(SQLModel):
@@ -38,30 +38,6 @@ def _ts(nullable: bool = False, **kw) -> Column:
 
 outbox = outbox_table(LoyaltyModel.metadata)
 processed_events = processed_events_table(LoyaltyModel.metadata)
-
-
-class UserStatus(StrEnum):
-    active = "active"
-    blocked = "blocked"
-    deleted = "deleted"
-
-
-class DiscountType(StrEnum):
-    percent = "percent"
-    amount = "amount"
-    fixed_price = "fixed_price"
-    trial = "trial"
-
-
-class Audience(StrEnum):
-    everyone = "everyone"
-    assigned = "assigned"
-
-
-class PurchaseStatus(StrEnum):
-    pending = "pending"
-    paid = "paid"
-    cancelled = "cancelled"
 
 
 class User(LoyaltyModel, table=True):
@@ -223,7 +199,7 @@ class Purchase(LoyaltyModel, table=True):
     currency: str = Field(default="RUB", max_length=3)
     discount_type: str | None = Field(default=None, max_length=16)
     trial_days: int | None = None
-    source: str = Field(default="user", max_length=16)
+    source: str = Field(default=PurchaseSource.user, max_length=16)
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
     expires_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
     paid_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))

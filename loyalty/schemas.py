@@ -9,10 +9,20 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    computed_field,
+    field_validator,
+    model_validator,
+)
 
-from loyalty import generator, rules
-from loyalty.models import Audience, DiscountType
+from loyalty.catalog import generator
+from loyalty.domain import rules
+from loyalty.domain.enums import Audience, DiscountType
 
 PG_INT_MAX = 2**31 - 1
 MAX_KOPECKS = 10**13
@@ -21,19 +31,36 @@ CODE_RE = re.compile(r"^[A-Z0-9-]{4,64}$")
 DbId = Annotated[int, Field(ge=1, le=PG_INT_MAX)]
 Kopecks = Annotated[int, Field(ge=0, le=MAX_KOPECKS)]
 Currency = Literal["RUB"]
-UserIds = Annotated[list[uuid.UUID], Field(max_length=10_000)]
-GroupIds = Annotated[list[DbId], Field(max_length=10_000)]
+
+
+def _unique(items: list) -> list:
+    """Each id once, in the order first sent."""
+    return list(dict.fromkeys(items))
+
+
+UserIds = Annotated[list[uuid.UUID], Field(max_length=10_000), AfterValidator(_unique)]
+SomeUserIds = Annotated[
+    list[uuid.UUID], Field(min_length=1, max_length=10_000), AfterValidator(_unique)
+]
+GroupIds = Annotated[list[DbId], Field(max_length=10_000), AfterValidator(_unique)]
 
 
 class Body(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
-def _as_utc(value: datetime | None) -> datetime | None:
+class Out(BaseModel):
+    """A response read off a row (or a read model's snapshot) by attribute or key."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+
+def _as_utc(value: datetime) -> datetime:
     """Naive datetimes are taken as UTC."""
-    if value is None:
-        return None
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
 
 
 # ---- buyer ---------------------------------------------------------------------------------
@@ -67,13 +94,15 @@ class QuoteOut(BaseModel):
     valid_until: datetime | None
 
 
-class PurchaseOut(BaseModel):
-    purchase_id: uuid.UUID
+class PurchaseOut(Out):
+    """A purchase as both APIs answer it (`use_promocode`, `GET /purchases`, ...)."""
+
+    purchase_id: uuid.UUID = Field(validation_alias=AliasChoices("purchase_id", "id"))
     status: str
     user_id: uuid.UUID
     tariff_id: int
     promocode_id: int | None
-    promocode: str | None
+    promocode: str | None = Field(validation_alias=AliasChoices("promocode", "code"))
     base_price: int
     discount: int
     final_price: int
@@ -105,7 +134,7 @@ class TariffUpdate(Body):
     is_active: bool | None = None
 
 
-class TariffOut(BaseModel):
+class TariffOut(Out):
     id: int
     name: str
     price: int
@@ -121,19 +150,14 @@ class PromocodeTerms(Body):
 
     discount_type: DiscountType
     value: int = Field(ge=0, le=MAX_KOPECKS)
-    valid_from: datetime | None = None
-    valid_until: datetime | None = None
+    valid_from: UtcDatetime | None = None
+    valid_until: UtcDatetime | None = None
     max_uses: int | None = Field(default=None, ge=1, le=PG_INT_MAX)
     per_user_limit: int | None = Field(default=1, ge=1, le=PG_INT_MAX)
     tariff_ids: list[DbId] = Field(default_factory=list, max_length=1000)
     audience: Audience = Audience.everyone
     is_active: bool = True
     description: str = Field(default="", max_length=1000)
-
-    @field_validator("valid_from", "valid_until")
-    @classmethod
-    def utc_datetimes(cls, value: datetime | None) -> datetime | None:
-        return _as_utc(value)
 
     @model_validator(mode="after")
     def _consistent(self):
@@ -165,19 +189,14 @@ class PromocodeUpdate(Body):
 
     discount_type: DiscountType | None = None
     value: int | None = Field(default=None, ge=0, le=MAX_KOPECKS)
-    valid_from: datetime | None = None
-    valid_until: datetime | None = None
+    valid_from: UtcDatetime | None = None
+    valid_until: UtcDatetime | None = None
     max_uses: int | None = Field(default=None, ge=1, le=PG_INT_MAX)
     per_user_limit: int | None = Field(default=None, ge=1, le=PG_INT_MAX)
     tariff_ids: list[DbId] | None = Field(default=None, max_length=1000)
     audience: Audience | None = None
     is_active: bool | None = None
     description: str | None = Field(default=None, max_length=1000)
-
-    @field_validator("valid_from", "valid_until")
-    @classmethod
-    def utc_datetimes(cls, value: datetime | None) -> datetime | None:
-        return _as_utc(value)
 
     @model_validator(mode="after")
     def _not_null(self):
@@ -189,7 +208,7 @@ class PromocodeUpdate(Body):
         return self
 
 
-class PromocodeFields(BaseModel):
+class PromocodeFields(Out):
     """A promo code as both APIs show it; each adds its own fields."""
 
     id: int
@@ -200,7 +219,6 @@ class PromocodeFields(BaseModel):
     valid_until: datetime | None
     max_uses: int | None
     uses: int
-    uses_left_total: int | None
     per_user_limit: int | None
     tariff_ids: list[int]
     audience: str
@@ -209,6 +227,11 @@ class PromocodeFields(BaseModel):
     description: str
     created_at: datetime
     updated_at: datetime
+
+    @computed_field(description="null: unlimited")
+    @property
+    def uses_left_total(self) -> int | None:
+        return rules.uses_left(self.max_uses, self.uses)
 
 
 class PromocodeOut(PromocodeFields):
@@ -257,7 +280,7 @@ class AssignmentOut(BaseModel):
 
 
 class ApplyToUsersRequest(Body):
-    user_ids: Annotated[list[uuid.UUID], Field(min_length=1, max_length=10_000)]
+    user_ids: SomeUserIds
     tariff_id: DbId
     dry_run: bool = False
 
@@ -292,7 +315,7 @@ class GroupCreate(Body):
     description: str = Field(default="", max_length=1000)
 
 
-class GroupOut(BaseModel):
+class GroupOut(Out):
     id: int
     name: str
     description: str
@@ -300,7 +323,7 @@ class GroupOut(BaseModel):
 
 
 class MembersRequest(Body):
-    user_ids: Annotated[list[uuid.UUID], Field(min_length=1, max_length=10_000)]
+    user_ids: SomeUserIds
 
 
 class MembersOut(BaseModel):

@@ -7,7 +7,7 @@ from fastapi import Depends
 
 from core.config import get_settings
 from core.redis import get_redis
-from loyalty.read_repository import read_only_engine
+from loyalty.read.postgres import read_only_engine
 from query_api.queries import ReadSide
 
 

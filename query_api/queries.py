@@ -6,8 +6,6 @@ computed from Postgres, never an empty list; operator reads wait for the rebuild
 """
 
 import asyncio
-import csv
-import io
 import logging
 import uuid
 from collections.abc import AsyncIterator
@@ -17,26 +15,16 @@ from typing import Any
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from core.errors import NotFound, ServiceUnavailable
-from loyalty import read_repository as repo
-from loyalty.read_models.active import active_promocodes
-from loyalty.read_models.readers import ReadModels
-from loyalty.read_models.rebuild import RebuildTimeout, ensure_built
+from loyalty.domain.errors import BatchNotFound, PromocodeNotFound, ReadModelRebuilding
+from loyalty.read import postgres as repo
+from loyalty.read.active import active_promocodes
+from loyalty.read.batch_csv import batch_csv_lines
+from loyalty.read.readers import ReadModels
+from loyalty.read.rebuild import RebuildTimeout, ensure_built
 
 log = logging.getLogger(__name__)
 
 OPERATOR_WAIT_SECONDS = 60.0
-CSV_COLUMNS = [
-    "code",
-    "discount_type",
-    "value",
-    "valid_from",
-    "valid_until",
-    "max_uses",
-    "per_user_limit",
-    "uses",
-    "is_active",
-]
 
 
 class ReadSide:
@@ -98,7 +86,7 @@ class ReadSide:
         await self.require_built()
         found = await self.models.code(code_id)
         if found is None:
-            raise NotFound(message=f"No promo code with id {code_id}")
+            raise PromocodeNotFound(details={"promocode_id": code_id})
         return found
 
     async def attempts(self, criteria: repo.AttemptFilter) -> list[dict]:
@@ -106,34 +94,11 @@ class ReadSide:
             return await repo.attempts(conn, criteria)
 
     async def batch_csv(self, batch_id: uuid.UUID) -> AsyncIterator[str]:
-        """Raises NotFound before the first line for an unknown batch."""
+        """Raises BatchNotFound before the first line for an unknown batch."""
         async with repo.read_only(self.engine) as conn:
             if not await repo.batch_exists(conn, batch_id):
-                raise NotFound(message=f"No batch {batch_id}")
-        return self._csv_lines(batch_id)
-
-    async def _csv_lines(self, batch_id: uuid.UUID) -> AsyncIterator[str]:
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(CSV_COLUMNS)
-        yield _drain(buffer)
-        async with repo.read_only(self.engine) as conn:
-            async for rows in repo.batch_csv_rows(conn, batch_id):
-                for row in rows:
-                    writer.writerow(
-                        [
-                            row.code,
-                            row.discount_type,
-                            row.value,
-                            row.valid_from.isoformat(),
-                            row.valid_until.isoformat() if row.valid_until else "",
-                            "" if row.max_uses is None else row.max_uses,
-                            "" if row.per_user_limit is None else row.per_user_limit,
-                            row.uses,
-                            "true" if row.is_active else "false",
-                        ]
-                    )
-                yield _drain(buffer)
+                raise BatchNotFound(details={"batch_id": str(batch_id)})
+        return batch_csv_lines(self.engine, batch_id)
 
     # -- the missing read model -----------------------------------------------------------
 
@@ -151,16 +116,7 @@ class ReadSide:
         try:
             await asyncio.wait_for(asyncio.shield(self.start_rebuild()), OPERATOR_WAIT_SECONDS)
         except (TimeoutError, RebuildTimeout, OSError) as exc:
-            raise ServiceUnavailable(
-                "read_model_rebuilding", "The read model is being rebuilt; try again shortly"
-            ) from exc
-
-
-def _drain(buffer: io.StringIO) -> str:
-    text = buffer.getvalue()
-    buffer.seek(0)
-    buffer.truncate()
-    return text
+            raise ReadModelRebuilding() from exc
 
 
 def _log_failure(task: asyncio.Task) -> None:

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import StreamingResponse
 
 from core.security import CurrentOperator, CurrentPrincipal
-from loyalty.read_repository import AttemptFilter
+from loyalty.read.postgres import AttemptFilter
 from query_api.deps import ReadSideDep
 from query_api.schemas import ActivePromocode, AttemptOut, PromocodeOut, PromocodePage, PurchaseOut
 

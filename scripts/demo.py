@@ -5,7 +5,6 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from loyalty import handlers
-from loyalty.repository import LoyaltyRepository
 from loyalty.schemas import PromocodeCreate, TariffCreate
 
 # Who the demo data is created by (no such operator logs in; it only marks the rows).
@@ -23,10 +22,9 @@ CODES = [
 
 async def load_demo() -> None:
     ctx = handlers.default_context()
-    async with ctx.sessionmaker() as session:
-        repo = LoyaltyRepository(session)
-        missing_tariffs = [t for t in TARIFFS if await repo.tariff_by_name(t[0]) is None]
-        missing_codes = [c for c in CODES if await repo.promocode_by_code(c[0]) is None]
+    async with ctx.uow() as uow:
+        missing_tariffs = [t for t in TARIFFS if await uow.tariffs.by_name(t[0]) is None]
+        missing_codes = [c for c in CODES if await uow.codes.by_code(c[0]) is None]
     for name, price in missing_tariffs:
         await handlers.create_tariff(TariffCreate(name=name, price=price), actor_id=DEMO_ACTOR)
     now = datetime.now(UTC)

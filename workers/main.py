@@ -18,11 +18,11 @@ from core.logging import setup_logging
 from core.redis import make_redis
 from core.relay import OutboxRelay
 from core.streams import AUTH_USERS, LOYALTY_EVENTS, ConsumerGroupRunner
+from loyalty.handlers import sync_user
 from loyalty.models import outbox as loyalty_outbox
 from workers.healthcheck import Heartbeat
 from workers.projector import LOYALTY_GROUP, USERS_GROUP, Projector
 from workers.reaper import Reaper
-from workers.user_sync import handle_user_event
 
 log = logging.getLogger("workers")
 
@@ -60,7 +60,7 @@ def components(settings: Settings) -> dict[str, Component]:
             name="loyalty",
             poll_seconds=settings.outbox_poll_seconds,
         ).run,
-        "user_sync": consumer(settings, AUTH_USERS, "user_sync", handle_user_event).run,
+        "user_sync": consumer(settings, AUTH_USERS, "user_sync", sync_user).run,
         "projector": consumer(settings, LOYALTY_EVENTS, LOYALTY_GROUP, projector.handle).run,
         "projector_users": consumer(settings, AUTH_USERS, USERS_GROUP, projector.handle).run,
         "reaper": Reaper(settings).run,

@@ -15,11 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from core.config import Settings
 from core.redis import make_redis
 from core.streams import Envelope
-from loyalty import events
-from loyalty import read_repository as repo
-from loyalty.read_models import keys
-from loyalty.read_models.projection import NotBuilt, Projection
-from loyalty.read_models.rebuild import ensure_built
+from loyalty.domain import events
+from loyalty.read import keys
+from loyalty.read import postgres as repo
+from loyalty.read.projection import NotBuilt, Projection
+from loyalty.read.rebuild import ensure_built
 
 log = logging.getLogger(__name__)
 

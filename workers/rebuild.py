@@ -5,8 +5,8 @@ import logging
 from core.config import get_settings
 from core.logging import setup_logging
 from core.redis import make_redis
-from loyalty.read_models.rebuild import ensure_built
-from loyalty.read_repository import read_only_engine
+from loyalty.read.postgres import read_only_engine
+from loyalty.read.rebuild import ensure_built
 
 log = logging.getLogger("workers.rebuild")
 

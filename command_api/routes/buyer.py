@@ -13,7 +13,7 @@ from command_api.schemas import (
 )
 from core.security import CurrentPrincipal
 from loyalty import handlers
-from loyalty.handlers.buyer import CANCEL, CONFIRM, USE
+from loyalty.purchasing.handlers import CANCEL, CONFIRM, USE
 
 router = APIRouter(prefix="/api/v1/loyalty", tags=["buyer"])
 
@@ -39,13 +39,11 @@ async def use_promocode(
     return await run_idempotent(
         ctx,
         principal,
+        handlers.use_promocode,
+        body,
         endpoint=USE,
         key=idempotency_key,
-        body=body,
         status_code=201,
-        handler=lambda claim: handlers.use_promocode(
-            body, actor_id=principal.user_id, claim=claim, ctx=ctx
-        ),
     )
 
 
@@ -59,15 +57,7 @@ async def confirm_purchase(
     """The payment succeeded: the purchase becomes paid. A reservation that has expired is
     cancelled instead and answered with 409 `reservation_expired`."""
     return await run_idempotent(
-        ctx,
-        principal,
-        endpoint=CONFIRM,
-        key=idempotency_key,
-        body=body,
-        status_code=200,
-        handler=lambda claim: handlers.confirm_purchase(
-            body, actor_id=principal.user_id, claim=claim, ctx=ctx
-        ),
+        ctx, principal, handlers.confirm_purchase, body, endpoint=CONFIRM, key=idempotency_key
     )
 
 
@@ -81,13 +71,5 @@ async def cancel_use_promocode(
     """The payment failed: the purchase is cancelled and its use given back, exactly once.
     A paid purchase answers 409 `purchase_not_cancellable`."""
     return await run_idempotent(
-        ctx,
-        principal,
-        endpoint=CANCEL,
-        key=idempotency_key,
-        body=body,
-        status_code=200,
-        handler=lambda claim: handlers.cancel_use_promocode(
-            body, actor_id=principal.user_id, claim=claim, ctx=ctx
-        ),
+        ctx, principal, handlers.cancel_use_promocode, body, endpoint=CANCEL, key=idempotency_key
     )

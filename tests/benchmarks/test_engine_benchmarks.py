@@ -13,7 +13,8 @@ import uuid
 import httpx
 import pytest
 
-from loyalty import generator, handlers
+from loyalty import handlers
+from loyalty.catalog import generator
 from loyalty.schemas import GenerateRequest
 from tests.support.engine import OPERATOR_ID, create_users, make_promocode, make_tariff, sql
 from tests.support.factories import bearer

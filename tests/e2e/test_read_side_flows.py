@@ -13,7 +13,7 @@ from sqlalchemy import text
 from core.config import get_settings
 from core.db import get_engine
 from core.redis import make_redis
-from loyalty.read_models import keys
+from loyalty.read import keys
 from tests.support.factories import bearer
 
 API = "/api/v1/loyalty"

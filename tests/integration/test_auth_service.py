@@ -9,9 +9,10 @@ from passlib.hash import bcrypt
 from sqlalchemy import select
 
 from auth import service
+from auth.errors import AccountNotFound, WeakPassword
 from auth.models import RefreshToken, User, outbox
 from core.db import get_sessionmaker
-from core.errors import AppError, Forbidden, NotAuthenticated, NotFound, ValidationFailed
+from core.errors import AppError, Forbidden, NotAuthenticated
 from core.security import Principal, decode_access_token, verify_access_token
 
 PASSWORD = "s3cret-pass!"
@@ -157,7 +158,7 @@ async def test_an_operator_cannot_block_an_admin(settings):
     operator = Principal(uuid.uuid4(), "operator", "jti", 0.0, 0.0)
     with pytest.raises(Forbidden):
         await service.block(operator, admin.id)
-    with pytest.raises(NotFound):
+    with pytest.raises(AccountNotFound):
         await service.block(operator, uuid.uuid4())
 
 
@@ -230,7 +231,7 @@ async def test_create_user_is_idempotent_and_a_role_change_revokes_old_tokens(se
 async def test_weak_passwords_are_refused_at_registration(settings):
     email = new_email()
     for password in ("short1", "123456789", email):
-        with pytest.raises(ValidationFailed) as caught:
+        with pytest.raises(WeakPassword) as caught:
             await service.register(email, password)
         assert caught.value.code == "weak_password"
 

@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 import pytest
 
 from core.streams import LOYALTY_EVENTS, Envelope, entry_fields
-from loyalty import events
+from loyalty.domain import events
+from query_api.schemas import PromocodeOut
 from tests.support import loyalty_writes as w
 from tests.support.factories import create_loyalty_user
 from tests.support.read_side import ReadSideDriver
@@ -163,4 +164,4 @@ async def test_a_generated_batch_is_loaded_from_postgres(side):
     assert len(page) == 20 and has_more
     assert len(rest) == 5 and not no_more
     assert {c["batch_id"] for c in page + rest} == {str(batch_id)}
-    assert all(c["uses_left_total"] == 1 for c in page + rest)
+    assert all(PromocodeOut.model_validate(c).uses_left_total == 1 for c in page + rest)

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from loyalty.read_repository import read_only
+from loyalty.read.postgres import read_only
 from query_api.app import app
 from tests.support import loyalty_writes as w
 from tests.support.factories import bearer, create_loyalty_user
@@ -119,7 +119,7 @@ async def test_operator_detail_counts_uses_and_failures_by_reason(side, client, 
 async def test_unknown_code_id_is_a_404_and_a_bad_one_a_422(side, client, operator):
     missing = await client.get(f"{API}/promocodes/2000000000", headers=operator)
     assert missing.status_code == 404
-    assert missing.json()["error"]["code"] == "not_found"
+    assert missing.json()["error"]["code"] == "promocode_not_found"
     bad = await client.get(f"{API}/promocodes/abc", headers=operator)
     assert bad.status_code == 422
     assert bad.json()["error"]["code"] == "validation_error"
@@ -163,7 +163,7 @@ async def test_batch_csv_lists_every_code_of_the_batch(side, client, operator):
 
     missing = await client.get(f"{API}/promocodes/batches/{uuid.uuid4()}.csv", headers=operator)
     assert missing.status_code == 404
-    assert missing.json()["error"]["code"] == "not_found"
+    assert missing.json()["error"]["code"] == "batch_not_found"
 
 
 async def test_attempts_are_filtered_and_newest_first(client, operator):

@@ -8,8 +8,8 @@ import uuid
 
 import pytest
 
-from loyalty.read_models import keys
-from loyalty.read_models.rebuild import ensure_built
+from loyalty.read import keys
+from loyalty.read.rebuild import ensure_built
 from scripts.environments import TEST_ENV
 from tests.support import loyalty_writes as w
 from tests.support.factories import create_loyalty_user

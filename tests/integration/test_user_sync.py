@@ -7,8 +7,8 @@ from sqlalchemy import select
 
 from core.db import get_sessionmaker
 from core.streams import Envelope
+from loyalty.handlers import sync_user as handle_user_event
 from loyalty.models import User
-from workers.user_sync import handle_user_event
 
 
 def envelope(type: str, user_id: uuid.UUID, at: datetime) -> Envelope:

@@ -16,7 +16,7 @@ from core.config import get_settings
 from core.db import get_sessionmaker
 from core.outbox import UnitOfWork
 from core.streams import AUTH_USERS, LOYALTY_EVENTS
-from loyalty import events
+from loyalty.domain import events
 from loyalty.models import (
     GroupMember,
     Promocode,
@@ -203,9 +203,7 @@ async def reserve(user_id: uuid.UUID, promo: Promocode, tariff: Tariff) -> Purch
             LOYALTY_EVENTS,
             events.PURCHASE_RESERVED,
             purchase.id,
-            events.purchase_payload(
-                purchase, promocode_uses=uses, user_uses=user_uses, promocode_version=version
-            ),
+            events.purchase_payload(purchase, events.Counters(uses, user_uses, version)),
         )
         await uow.commit()
     return purchase
@@ -230,9 +228,7 @@ async def cancel(purchase: Purchase) -> Purchase:
             LOYALTY_EVENTS,
             events.PURCHASE_CANCELLED,
             purchase.id,
-            events.purchase_payload(
-                cancelled, promocode_uses=uses, user_uses=user_uses, promocode_version=version
-            ),
+            events.purchase_payload(cancelled, events.Counters(uses, user_uses, version)),
         )
         await uow.commit()
     return cancelled

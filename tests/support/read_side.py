@@ -11,8 +11,8 @@ from core.redis import make_redis
 from core.relay import OutboxRelay
 from core.streams import AUTH_USERS, LOYALTY_EVENTS, ConsumerGroupRunner, ensure_group
 from loyalty.models import outbox as loyalty_outbox
-from loyalty.read_models.rebuild import ensure_built
-from loyalty.read_repository import read_only_engine
+from loyalty.read.postgres import read_only_engine
+from loyalty.read.rebuild import ensure_built
 from query_api.queries import ReadSide
 from workers.projector import LOYALTY_GROUP, USERS_GROUP, Projector
 

@@ -3,8 +3,8 @@ every single substitution and every swap of two neighbours."""
 
 import pytest
 
-from loyalty import generator
-from loyalty.generator import ALPHABET, SEPARATORS, has_valid_check
+from loyalty.catalog import generator
+from loyalty.catalog.generator import ALPHABET, SEPARATORS, has_valid_check
 
 
 def test_alphabet_has_no_look_alikes():
@@ -99,7 +99,3 @@ def test_text_outside_the_alphabet_is_never_valid():
     assert not has_valid_check("")
     assert not has_valid_check("ABCO")
     assert not has_valid_check("----")
-
-
-def test_batch_csv():
-    assert generator.batch_csv(["AB2C", "XY3Z"]) == "code\nAB2C\nXY3Z\n"

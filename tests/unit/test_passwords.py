@@ -6,8 +6,9 @@ import pytest
 from passlib.hash import bcrypt
 
 from auth import rules
+from auth.errors import AccountDeleted, UnknownRole
 from auth.passwords import DUMMY_HASH, hash_password, password_problems, verify_password
-from core.errors import Conflict, Forbidden, NotAuthenticated, ValidationFailed
+from core.errors import Forbidden, NotAuthenticated
 
 
 def test_new_hashes_are_argon2id():
@@ -59,7 +60,7 @@ def test_policy_accepts_reasonable_passwords(password):
 def test_only_known_roles_are_accepted():
     for role in ("user", "operator", "admin"):
         rules.ensure_role(role)
-    with pytest.raises(ValidationFailed):
+    with pytest.raises(UnknownRole):
         rules.ensure_role("superuser")
 
 
@@ -79,5 +80,5 @@ def test_status_changes_respect_roles():
         rules.ensure_may_change_status(operator, "operator", target, "admin", "active")
     with pytest.raises(Forbidden):
         rules.ensure_may_change_status(operator, "operator", operator, "operator", "active")
-    with pytest.raises(Conflict):
+    with pytest.raises(AccountDeleted):
         rules.ensure_may_change_status(operator, "operator", target, "user", "deleted")

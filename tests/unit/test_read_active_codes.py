@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from loyalty.read_models.active import Candidate, active_promocodes
+from loyalty.read.active import Candidate, active_promocodes
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
@@ -20,6 +20,7 @@ def candidate(uses: int = 0, user_uses: int = 0, **fields) -> Candidate:
         "per_user_limit": 1,
         "tariff_ids": [],
         "is_active": True,
+        "audience": "everyone",
         **fields,
     }
     return Candidate(snapshot, uses, user_uses)
@@ -62,8 +63,8 @@ def test_a_blocked_or_deleted_user_sees_nothing(status):
     assert codes(candidate(), status=status) == []
 
 
-def test_an_unknown_status_counts_as_active():
-    assert codes(candidate(), status=None) == ["SPRING"]
+def test_an_unknown_user_sees_nothing_as_a_use_would_refuse_them():
+    assert codes(candidate(), status=None) == []
 
 
 def test_unlimited_is_null_and_what_you_can_use_is_bounded_by_what_is_left():

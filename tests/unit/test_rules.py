@@ -1,12 +1,11 @@
 """The rules as pure functions: prices to the kopeck and the one reason a code fails."""
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from loyalty import rules
-from loyalty.rules import PromocodeFacts, Reason, TariffFacts
+from loyalty.domain import errors, rules
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
@@ -58,8 +57,30 @@ def test_final_price_is_never_negative_nor_above_the_base(discount_type, base, v
     assert 0 <= quote.discount <= base
 
 
-TARIFF = TariffFacts(id=7, price=39_900, is_active=True)
-CODE = PromocodeFacts(
+@dataclass(frozen=True)
+class Tariff:
+    id: int
+    price: int
+    is_active: bool
+
+
+@dataclass(frozen=True)
+class Code:
+    id: int
+    discount_type: str
+    value: int
+    valid_from: datetime
+    valid_until: datetime | None
+    max_uses: int | None
+    uses: int
+    per_user_limit: int | None
+    tariff_ids: tuple[int, ...]
+    audience: str
+    is_active: bool
+
+
+TARIFF = Tariff(id=7, price=39_900, is_active=True)
+CODE = Code(
     id=1,
     discount_type="percent",
     value=10,
@@ -82,8 +103,8 @@ OK = {
 }
 
 
-def check(**changes) -> Reason | None:
-    return rules.rejection_reason(**{**OK, **changes})
+def check(**changes) -> type[errors.Rejection] | None:
+    return rules.rejection(**{**OK, **changes})
 
 
 def test_a_valid_code_has_no_reason():
@@ -93,22 +114,22 @@ def test_a_valid_code_has_no_reason():
 @pytest.mark.parametrize(
     ("changes", "reason"),
     [
-        ({"tariff": None}, Reason.tariff_not_found),
-        ({"tariff": replace(TARIFF, is_active=False)}, Reason.tariff_not_found),
-        ({"promocode": None}, Reason.promocode_not_found),
-        ({"promocode": replace(CODE, audience="assigned")}, Reason.promocode_not_assigned),
-        ({"promocode": replace(CODE, is_active=False)}, Reason.promocode_disabled),
+        ({"tariff": None}, errors.TariffNotFound),
+        ({"tariff": replace(TARIFF, is_active=False)}, errors.TariffNotFound),
+        ({"promocode": None}, errors.PromocodeNotFound),
+        ({"promocode": replace(CODE, audience="assigned")}, errors.PromocodeNotAssigned),
+        ({"promocode": replace(CODE, is_active=False)}, errors.PromocodeDisabled),
         (
             {"promocode": replace(CODE, valid_from=NOW + timedelta(seconds=1))},
-            Reason.promocode_not_started,
+            errors.PromocodeNotStarted,
         ),
-        ({"promocode": replace(CODE, valid_until=NOW)}, Reason.promocode_expired),
-        ({"promocode": replace(CODE, tariff_ids=(1, 2))}, Reason.tariff_not_eligible),
-        ({"user_status": "blocked"}, Reason.user_not_eligible),
-        ({"user_status": "deleted"}, Reason.user_not_eligible),
-        ({"user_status": None}, Reason.user_not_eligible),
-        ({"user_uses": 1}, Reason.user_limit_reached),
-        ({"promocode": replace(CODE, uses=10)}, Reason.promocode_exhausted),
+        ({"promocode": replace(CODE, valid_until=NOW)}, errors.PromocodeExpired),
+        ({"promocode": replace(CODE, tariff_ids=(1, 2))}, errors.TariffNotEligible),
+        ({"user_status": "blocked"}, errors.UserNotEligible),
+        ({"user_status": "deleted"}, errors.UserNotEligible),
+        ({"user_status": None}, errors.UserNotEligible),
+        ({"user_uses": 1}, errors.UserLimitReached),
+        ({"promocode": replace(CODE, uses=10)}, errors.PromocodeExhausted),
     ],
 )
 def test_each_reason(changes, reason):
@@ -147,15 +168,15 @@ ALL_BROKEN = {
     "now": NOW,
 }
 FIXES = [
-    (Reason.tariff_not_found, {"tariff": TARIFF}),
-    (Reason.promocode_not_assigned, {"assigned_to_user": True}),
-    (Reason.promocode_disabled, {"is_active": True}),
-    (Reason.promocode_not_started, {"valid_from": NOW - timedelta(days=3)}),
-    (Reason.promocode_expired, "expired"),
-    (Reason.tariff_not_eligible, {"tariff_ids": (7,)}),
-    (Reason.user_not_eligible, {"user_status": "active"}),
-    (Reason.user_limit_reached, {"user_uses": 0}),
-    (Reason.promocode_exhausted, {"uses": 9}),
+    (errors.TariffNotFound, {"tariff": TARIFF}),
+    (errors.PromocodeNotAssigned, {"assigned_to_user": True}),
+    (errors.PromocodeDisabled, {"is_active": True}),
+    (errors.PromocodeNotStarted, {"valid_from": NOW - timedelta(days=3)}),
+    (errors.PromocodeExpired, "expired"),
+    (errors.TariffNotEligible, {"tariff_ids": (7,)}),
+    (errors.UserNotEligible, {"user_status": "active"}),
+    (errors.UserLimitReached, {"user_uses": 0}),
+    (errors.PromocodeExhausted, {"uses": 9}),
 ]
 
 
@@ -164,12 +185,12 @@ def test_reasons_come_in_the_documented_order():
     seen = []
     # not_started and expired cannot both hold: move the window to the past in between.
     for expected, fix in FIXES:
-        assert rules.rejection_reason(**state) == expected
+        assert rules.rejection(**state) == expected
         seen.append(expected)
         if fix == "expired":
             state["promocode"] = replace(state["promocode"], valid_until=NOW + timedelta(days=1))
             continue
-        if expected is Reason.promocode_not_started:
+        if expected is errors.PromocodeNotStarted:
             state["promocode"] = replace(
                 state["promocode"], valid_from=NOW - timedelta(days=3), valid_until=NOW
             )
@@ -179,20 +200,24 @@ def test_reasons_come_in_the_documented_order():
         if code_fields:
             state["promocode"] = replace(state["promocode"], **code_fields)
         state.update(other)
-    assert rules.rejection_reason(**state) is None
-    assert [r for r in seen if r is not Reason.promocode_not_found] == [
-        r for r in rules.REASON_ORDER if r is not Reason.promocode_not_found
-    ]
+    assert rules.rejection(**state) is None
+    missing_code = (errors.PromocodeNotFound, errors.PromocodeMistyped)
+    assert seen == [r for r in errors.REJECTION_ORDER if r not in missing_code]
 
 
 def test_missing_code_comes_right_after_a_missing_tariff():
-    assert check(tariff=None, promocode=None) == Reason.tariff_not_found
-    assert check(promocode=None, user_status="blocked") == Reason.promocode_not_found
+    assert check(tariff=None, promocode=None) == errors.TariffNotFound
+    assert check(promocode=None, user_status="blocked") == errors.PromocodeNotFound
 
 
 def test_a_code_assigned_to_others_looks_like_a_missing_one():
-    assert rules.public_reason(Reason.promocode_not_assigned) is Reason.promocode_not_found
-    assert rules.public_reason(Reason.promocode_expired) is Reason.promocode_expired
+    assert errors.PromocodeNotAssigned.shown_as() is errors.PromocodeNotFound
+    assert errors.PromocodeExpired.shown_as() is errors.PromocodeExpired
+
+
+def test_a_missing_code_that_fails_its_check_character_is_mistyped():
+    assert check(promocode=None, mistyped=True) == errors.PromocodeMistyped
+    assert check(tariff=None, promocode=None, mistyped=True) == errors.TariffNotFound
 
 
 @pytest.mark.parametrize(

@@ -13,22 +13,15 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
 from core.streams import Envelope
-from loyalty import events
-from loyalty.models import Audience, PurchaseStatus
-from loyalty.read_models import keys
-from loyalty.read_models.scripts import Scripts
+from loyalty.domain import events, rules
+from loyalty.domain.enums import PurchaseStatus
+from loyalty.read import keys
+from loyalty.read.scripts import Scripts
 
 SEEN_TTL_SECONDS = 7 * 24 * 3600
-USER_STATUS_BY_EVENT = {
-    "user.registered": "active",
-    "user.unblocked": "active",
-    "user.blocked": "blocked",
-    "user.deleted": "deleted",
-}
 # A purchase only moves forward: pending, then paid or cancelled. A late `reserved` replay
 # must not turn a paid purchase back into a pending one.
 PURCHASE_RANK = {PurchaseStatus.pending: 1, PurchaseStatus.paid: 2, PurchaseStatus.cancelled: 2}
-COUNTER_FIELDS = ("promocode_uses", "user_uses", "promocode_version")
 
 
 class NotBuilt(Exception):
@@ -44,13 +37,8 @@ def epoch(iso: str | datetime) -> float:
     return moment.timestamp()
 
 
-def is_public(snapshot: dict[str, Any]) -> bool:
-    """Advertised to every user: audience everyone, active, and not a secret batch code."""
-    return (
-        snapshot["audience"] == Audience.everyone
-        and snapshot.get("batch_id") is None
-        and bool(snapshot["is_active"])
-    )
+def _is_public(snapshot: dict[str, Any]) -> bool:
+    return rules.is_public(snapshot["audience"], snapshot.get("batch_id"), snapshot["is_active"])
 
 
 class Projection:
@@ -83,7 +71,7 @@ class Projection:
             events.PURCHASE_PAID: self._purchase,
             events.PURCHASE_CANCELLED: self._purchase,
             events.PROMOCODE_REJECTED: self._rejection,
-            **dict.fromkeys(USER_STATUS_BY_EVENT, self._user_status),
+            **dict.fromkeys(rules.USER_STATUS_BY_AUTH_EVENT, self._user_status),
         }
 
     # -- the scripts, in event mode (event_id given) or load mode (None) ----------------
@@ -133,7 +121,7 @@ class Projection:
                 to_json(fields),
                 snapshot["version"],
                 snapshot["uses"],
-                "1" if is_public(snapshot) else "0",
+                "1" if _is_public(snapshot) else "0",
                 "1" if batch_id else "0",
                 snapshot["code"].upper(),
                 keys.CODE_ID_PREFIX,
@@ -147,7 +135,7 @@ class Projection:
         payload: dict[str, Any],
         client: Redis | Pipeline | None = None,
     ) -> bool:
-        data = {k: v for k, v in payload.items() if k not in COUNTER_FIELDS}
+        data = {k: v for k, v in payload.items() if k not in events.PURCHASE_COUNTERS}
         code_id = payload.get("promocode_id")
         version = payload.get("promocode_version")
         has_counters = code_id is not None and version is not None
@@ -220,7 +208,7 @@ class Projection:
             self.scripts.user_status,
             event_id,
             [keys.user(payload["user_id"])],
-            [USER_STATUS_BY_EVENT[envelope.type], epoch(envelope.occurred_at)],
+            [rules.user_status_after(envelope.type), epoch(envelope.occurred_at)],
         )
 
     async def _set_member(

@@ -6,8 +6,6 @@ mod a prime) and every swap of two neighbours (adjacent weights differ by ±1 or
 The check covers every character of the code except separators, prefix included.
 """
 
-import csv
-import io
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -53,6 +51,12 @@ def has_valid_check(code: str) -> bool:
     return bool(values) and sum(_weight(i) * v for i, v in enumerate(values)) % BASE == 0
 
 
+def is_mistyped(code: str, shapes: Iterable["CodeShape"]) -> bool:
+    """The code has the shape of a generated batch but its check character does not fit:
+    a typo, which the buyer is told about (rather than a plain "no such code")."""
+    return any(shape.fits(code) for shape in shapes) and not has_valid_check(code)
+
+
 @dataclass(frozen=True)
 class CodeShape:
     """What the codes of a batch look like: `prefix` + `pattern`, where each `X` of the pattern
@@ -60,6 +64,17 @@ class CodeShape:
 
     prefix: str
     pattern: str
+
+    def fits(self, code: str) -> bool:
+        """The code has this shape: the prefix, then a code character where the pattern has
+        an `X` and the pattern's own separators elsewhere (whatever its check character)."""
+        if len(code) != self.code_length or not code.startswith(self.prefix):
+            return False
+        body = code[len(self.prefix) :]
+        return all(
+            ch in VALUE if slot == PLACEHOLDER else ch == slot
+            for ch, slot in zip(body, self.pattern, strict=True)
+        )
 
     @property
     def random_slots(self) -> int:
@@ -148,12 +163,3 @@ def generate_codes(shape: CodeShape, count: int) -> list[str]:
             body = "".join(pieces)
             codes.add(body + check_character(body) + parts[slots + 1])
     return list(codes)
-
-
-def batch_csv(codes: Iterable[str]) -> str:
-    """A batch as CSV: a header, then one code per line."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["code"])
-    writer.writerows([c] for c in codes)
-    return buffer.getvalue()

@@ -17,10 +17,10 @@ from datetime import UTC, datetime
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from loyalty import read_repository as repo
-from loyalty.read_models import keys
-from loyalty.read_models.projection import Projection, to_json
-from loyalty.read_models.scripts import Scripts
+from loyalty.read import keys
+from loyalty.read import postgres as repo
+from loyalty.read.projection import Projection, to_json
+from loyalty.read.scripts import Scripts
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Read-only SQL of the read side: rebuild, batch codes, CSV export, attempts log, fallbacks.
 
-Every query runs on a connection whose transactions are read only
-(`default_transaction_read_only`), so nothing on the read side can write to Postgres.
+Every query runs on a read-only engine (`core.db.get_engine(..., read_only=True)`), so
+nothing on the read side can write to Postgres.
 """
 
 import uuid
@@ -9,16 +9,17 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
 from typing import Any
 
 from pydantic_core import to_jsonable_python
 from sqlalchemy import and_, func, or_, select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from loyalty import events
+from core.db import get_engine
+from loyalty.audience.repository import codes_assigned_to
+from loyalty.domain import events
+from loyalty.domain.enums import Audience
 from loyalty.models import (
-    Audience,
     GroupMember,
     Promocode,
     PromocodeAssignment,
@@ -30,7 +31,7 @@ from loyalty.models import (
     User,
     UserGroup,
 )
-from loyalty.read_models.active import Candidate
+from loyalty.read.active import Candidate
 
 codes_t = Promocode.__table__
 batches_t = PromocodeBatch.__table__
@@ -44,21 +45,30 @@ tariffs_t = Tariff.__table__
 users_t = User.__table__
 
 CHUNK = 1000
+# The columns of a batch's CSV download, in order.
+BATCH_CSV_COLUMNS = (
+    "code",
+    "discount_type",
+    "value",
+    "valid_from",
+    "valid_until",
+    "max_uses",
+    "per_user_limit",
+    "uses",
+    "is_active",
+)
 
 
-@lru_cache
 def read_only_engine(url: str, pool_size: int = 5) -> AsyncEngine:
-    return create_async_engine(
-        url,
-        pool_size=pool_size,
-        max_overflow=pool_size,
-        pool_pre_ping=True,
-        pool_recycle=1800,
-        connect_args={
-            "timeout": 5,
-            "command_timeout": 60,
-            "server_settings": {"default_transaction_read_only": "on"},
-        },
+    return get_engine(url, pool_size=pool_size, read_only=True)
+
+
+def public_codes(codes=codes_t):
+    """`rules.is_public` in SQL: the codes listed to every user (tested to agree)."""
+    return and_(
+        codes.c.audience == Audience.everyone,
+        codes.c.batch_id.is_(None),
+        codes.c.is_active,
     )
 
 
@@ -105,20 +115,11 @@ async def user_status(conn: AsyncConnection, user_id: uuid.UUID) -> str | None:
 
 async def active_candidates(conn: AsyncConnection, user_id: uuid.UUID) -> list[Candidate]:
     """Codes assigned to the user or their groups, and public ones, with their uses."""
-    a, m, uu = assignments_t, members_t, user_uses_t
-    assigned = select(a.c.promocode_id).where(a.c.user_id == user_id)
-    through_groups = (
-        select(a.c.promocode_id).join(m, m.c.group_id == a.c.group_id).where(m.c.user_id == user_id)
-    )
-    public = and_(
-        codes_t.c.audience == Audience.everyone,
-        codes_t.c.batch_id.is_(None),
-        codes_t.c.is_active,
-    )
+    uu = user_uses_t
     rows = await conn.execute(
         select(codes_t, func.coalesce(uu.c.uses, 0).label("user_uses"))
         .outerjoin(uu, and_(uu.c.promocode_id == codes_t.c.id, uu.c.user_id == user_id))
-        .where(or_(codes_t.c.id.in_(assigned.union(through_groups)), public))
+        .where(or_(codes_t.c.id.in_(codes_assigned_to(user_id)), public_codes()))
     )
     return [Candidate(code_snapshot(r), r.uses, r.user_uses) for r in rows]
 
@@ -133,8 +134,10 @@ async def user_purchases(
         .limit(limit)
         .offset(offset)
     )
-    counters = ("promocode_uses", "user_uses", "promocode_version")
-    return [{k: v for k, v in purchase_snapshot(r).items() if k not in counters} for r in rows]
+    return [
+        {k: v for k, v in purchase_snapshot(r).items() if k not in events.PURCHASE_COUNTERS}
+        for r in rows
+    ]
 
 
 # -- operators ---------------------------------------------------------------------------
@@ -148,17 +151,7 @@ async def batch_csv_rows(
     conn: AsyncConnection, batch_id: uuid.UUID, chunk: int = CHUNK
 ) -> AsyncIterator[list[Any]]:
     result = await conn.stream(
-        select(
-            codes_t.c.code,
-            codes_t.c.discount_type,
-            codes_t.c.value,
-            codes_t.c.valid_from,
-            codes_t.c.valid_until,
-            codes_t.c.max_uses,
-            codes_t.c.per_user_limit,
-            codes_t.c.uses,
-            codes_t.c.is_active,
-        )
+        select(*(codes_t.c[name] for name in BATCH_CSV_COLUMNS))
         .where(codes_t.c.batch_id == batch_id)
         .order_by(codes_t.c.id)
     )

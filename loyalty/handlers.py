@@ -3,32 +3,34 @@
     await use_promocode(PromocodeRequest(promocode="WELCOME10", tariff_id=1), actor_id=user_id)
     await create_promocode(PromocodeCreate(...), actor_id=operator_id)
 
-command_api and the admin call these for every write; `ctx` defaults to the process-wide
-context built from the settings.
+command_api, the admin and the workers call these for every write. Each lives with its
+aggregate (catalog, audience, purchasing); `ctx` defaults to the process-wide context.
 """
 
-from loyalty.handlers.buyer import (
+from loyalty.audience.handlers import (
+    add_group_members,
+    assign_promocode,
+    create_group,
+    remove_group_members,
+    sync_user,
+    unassign_promocode,
+)
+from loyalty.catalog.handlers import (
+    create_promocode,
+    create_tariff,
+    generate_promocodes,
+    update_promocode,
+    update_tariff,
+)
+from loyalty.context import Context, default_context
+from loyalty.purchasing.apply_to_users import apply_to_users
+from loyalty.purchasing.handlers import (
     apply_promocode,
     cancel_use_promocode,
     confirm_purchase,
     expire_reservation,
     expire_reservations,
     use_promocode,
-)
-from loyalty.handlers.context import Context, default_context
-from loyalty.handlers.operator import (
-    add_group_members,
-    apply_to_users,
-    assign_promocode,
-    batch_csv,
-    create_group,
-    create_promocode,
-    create_tariff,
-    generate_promocodes,
-    remove_group_members,
-    unassign_promocode,
-    update_promocode,
-    update_tariff,
 )
 
 __all__ = [
@@ -37,7 +39,6 @@ __all__ = [
     "apply_promocode",
     "apply_to_users",
     "assign_promocode",
-    "batch_csv",
     "cancel_use_promocode",
     "confirm_purchase",
     "create_group",
@@ -48,6 +49,7 @@ __all__ = [
     "expire_reservations",
     "generate_promocodes",
     "remove_group_members",
+    "sync_user",
     "unassign_promocode",
     "update_promocode",
     "update_tariff",

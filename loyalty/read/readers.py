@@ -7,9 +7,9 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from loyalty.read_models import keys
-from loyalty.read_models.active import Candidate, uses_left
-from loyalty.read_models.scripts import Scripts
+from loyalty.read import keys
+from loyalty.read.active import Candidate
+from loyalty.read.scripts import Scripts
 
 SCAN_CHUNK = 500
 
@@ -25,7 +25,6 @@ def operator_view(snapshot: dict[str, Any], uses: int, failures: dict[str, str])
     return {
         **snapshot,
         "uses": uses,
-        "uses_left_total": uses_left(snapshot["max_uses"], uses),
         "failures": counted,
         "failures_total": sum(counted.values()),
     }

@@ -126,12 +126,11 @@ MARK_SEEN = _PRELUDE + _EPILOGUE
 
 # KEYS[1] marker, [2] user hash, [3] user's codes, [4] user's groups, [5] public codes,
 # [6] user's uses. ARGV[1] group key prefix, [2] group key suffix, [3] code key prefix.
-# Returns {0} when not built; {1, status} for a blocked or deleted user; else
-# {1, status, snap1, uses1, mine1, snap2, ...} for every candidate code.
+# Returns {0} when not built, else {1, status, snap1, uses1, mine1, snap2, ...} for every
+# candidate code; who may see which of them is decided in Python (`loyalty.read.active`).
 ACTIVE_CANDIDATES = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return {0} end
 local status = redis.call('HGET', KEYS[2], 'status') or ''
-if status == 'blocked' or status == 'deleted' then return {1, status} end
 local sets = {KEYS[3], KEYS[5]}
 for _, gid in ipairs(redis.call('SMEMBERS', KEYS[4])) do
   sets[#sets + 1] = ARGV[1] .. gid .. ARGV[2]

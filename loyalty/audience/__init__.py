@@ -1,0 +1,1 @@
+"""The audience: users (the replica of auth's), groups and code assignments."""

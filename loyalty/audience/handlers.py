@@ -1,0 +1,147 @@
+"""Operator commands of the audience (assignments, groups, members) and the user sync.
+
+Only the ids a call really added or removed are answered and published.
+"""
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from core.streams import LOYALTY_EVENTS, Envelope
+from loyalty.catalog.handlers import require_promocode
+from loyalty.context import Context, LoyaltyUnitOfWork, default_context
+from loyalty.domain import errors, events, rules
+from loyalty.schemas import (
+    AssignmentOut,
+    AssignmentRequest,
+    GroupCreate,
+    GroupOut,
+    MembersOut,
+    MembersRequest,
+)
+
+USER_SYNC = "user_sync"
+
+
+async def require_users(uow: LoyaltyUnitOfWork, user_ids: Sequence[uuid.UUID]) -> None:
+    known = await uow.users.statuses(user_ids)
+    missing = [str(u) for u in user_ids if u not in known]
+    if missing:
+        raise errors.UserNotFound(details={"user_ids": missing})
+
+
+async def require_groups(uow: LoyaltyUnitOfWork, group_ids: Sequence[int]) -> None:
+    missing = sorted(set(group_ids) - await uow.groups.existing_ids(group_ids))
+    if missing:
+        raise errors.GroupNotFound(details={"group_ids": missing})
+
+
+# ---- assignments -----------------------------------------------------------------------------
+
+
+async def assign_promocode(
+    promocode_id: int, data: AssignmentRequest, *, actor_id: uuid.UUID, ctx: Context | None = None
+) -> AssignmentOut:
+    """Gives a code to users and groups."""
+    ctx = ctx or default_context()
+    async with ctx.uow() as uow:
+        await require_promocode(uow, promocode_id)
+        await require_users(uow, data.user_ids)
+        await require_groups(uow, data.group_ids)
+        users, groups = await uow.assignments.add(promocode_id, data.user_ids, data.group_ids)
+        return await _assignment_changed(
+            uow, events.PROMOCODE_ASSIGNED, promocode_id, users, groups
+        )
+
+
+async def unassign_promocode(
+    promocode_id: int, data: AssignmentRequest, *, actor_id: uuid.UUID, ctx: Context | None = None
+) -> AssignmentOut:
+    """Takes a code back from users and groups."""
+    ctx = ctx or default_context()
+    async with ctx.uow() as uow:
+        await require_promocode(uow, promocode_id)
+        users, groups = await uow.assignments.remove(promocode_id, data.user_ids, data.group_ids)
+        return await _assignment_changed(
+            uow, events.PROMOCODE_UNASSIGNED, promocode_id, users, groups
+        )
+
+
+async def _assignment_changed(
+    uow: LoyaltyUnitOfWork,
+    event_type: str,
+    promocode_id: int,
+    user_ids: list[uuid.UUID],
+    group_ids: list[int],
+) -> AssignmentOut:
+    if user_ids or group_ids:
+        payload = events.assignment_payload(promocode_id, user_ids, group_ids)
+        uow.emit(LOYALTY_EVENTS, event_type, promocode_id, payload)
+        await uow.commit()
+    return AssignmentOut(promocode_id=promocode_id, user_ids=user_ids, group_ids=group_ids)
+
+
+# ---- groups ----------------------------------------------------------------------------------
+
+
+async def create_group(
+    data: GroupCreate, *, actor_id: uuid.UUID, ctx: Context | None = None
+) -> GroupOut:
+    ctx = ctx or default_context()
+    async with ctx.uow() as uow:
+        group = await uow.groups.add(data.name, data.description)
+        if group is None:
+            raise errors.GroupNameTaken()
+        uow.emit(LOYALTY_EVENTS, events.GROUP_CREATED, group.id, events.group_payload(group))
+        await uow.commit()
+    return GroupOut.model_validate(group)
+
+
+async def add_group_members(
+    group_id: int, data: MembersRequest, *, actor_id: uuid.UUID, ctx: Context | None = None
+) -> MembersOut:
+    ctx = ctx or default_context()
+    async with ctx.uow() as uow:
+        await require_groups(uow, [group_id])
+        await require_users(uow, data.user_ids)
+        added = await uow.groups.add_members(group_id, data.user_ids)
+        return await _members_changed(uow, events.GROUP_MEMBERS_ADDED, group_id, added)
+
+
+async def remove_group_members(
+    group_id: int, data: MembersRequest, *, actor_id: uuid.UUID, ctx: Context | None = None
+) -> MembersOut:
+    ctx = ctx or default_context()
+    async with ctx.uow() as uow:
+        await require_groups(uow, [group_id])
+        removed = await uow.groups.remove_members(group_id, data.user_ids)
+        return await _members_changed(uow, events.GROUP_MEMBERS_REMOVED, group_id, removed)
+
+
+async def _members_changed(
+    uow: LoyaltyUnitOfWork, event_type: str, group_id: int, user_ids: list[uuid.UUID]
+) -> MembersOut:
+    if user_ids:
+        uow.emit(LOYALTY_EVENTS, event_type, group_id, events.members_payload(group_id, user_ids))
+        await uow.commit()
+    return MembersOut(group_id=group_id, user_ids=user_ids)
+
+
+# ---- the users replica -----------------------------------------------------------------------
+
+
+async def sync_user(envelope: Envelope, *, ctx: Context | None = None) -> None:
+    """Applies one `auth.users` event to the users replica (id and status only), once."""
+    status = rules.user_status_after(envelope.type)
+    if status is None:
+        return
+    ctx = ctx or default_context()
+    async with ctx.uow() as uow:
+        if not await uow.inbox.first_delivery(USER_SYNC, envelope.event_id):
+            return
+        await uow.users.record_status(
+            uuid.UUID(envelope.payload["user_id"]),
+            status,
+            datetime.fromisoformat(envelope.occurred_at),
+        )
+        await uow.commit()

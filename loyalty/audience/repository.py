@@ -1,0 +1,138 @@
+"""SQL of the audience: the users replica, groups and their members, code assignments.
+
+`codes_assigned_to` is the one SQL definition of "this code reaches this user" (directly or
+through a group), used by the buyer's snapshot, apply-to-users and the read side's fallback.
+"""
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, delete, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from core.repository import Repository
+from loyalty.models import GroupMember, PromocodeAssignment, User, UserGroup
+
+users = User.__table__
+groups = UserGroup.__table__
+members = GroupMember.__table__
+assignments = PromocodeAssignment.__table__
+
+
+def codes_assigned_to(user_id: Any) -> Select:
+    """The ids of the codes assigned to the user or to one of their groups."""
+    their_groups = select(members.c.group_id).where(members.c.user_id == user_id)
+    return select(assignments.c.promocode_id).where(
+        (assignments.c.user_id == user_id) | assignments.c.group_id.in_(their_groups)
+    )
+
+
+class UserRepository(Repository):
+    async def status(self, user_id: uuid.UUID) -> str | None:
+        return (
+            await self.session.execute(select(users.c.status).where(users.c.id == user_id))
+        ).scalar_one_or_none()
+
+    async def statuses(self, user_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
+        rows = await self.session.execute(
+            select(users.c.id, users.c.status).where(users.c.id.in_(list(user_ids)))
+        )
+        return {r.id: r.status for r in rows}
+
+    async def record_status(self, user_id: uuid.UUID, status: str, at: datetime) -> None:
+        """Creates or updates the replica; events of one user may arrive out of order after
+        a redelivery, so the newest wins."""
+        statement = pg_insert(users).values(
+            id=user_id, status=status, registered_at=at, updated_at=at
+        )
+        await self.session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[users.c.id],
+                set_={
+                    "status": statement.excluded.status,
+                    "updated_at": statement.excluded.updated_at,
+                },
+                where=users.c.updated_at <= statement.excluded.updated_at,
+            )
+        )
+
+
+class GroupRepository(Repository):
+    async def add(self, name: str, description: str) -> UserGroup | None:
+        """None when the name is taken."""
+        return await self._first(
+            pg_insert(groups)
+            .values(name=name, description=description, created_at=func.now())
+            .on_conflict_do_nothing(index_elements=[groups.c.name])
+            .returning(*groups.c),
+            UserGroup,
+        )
+
+    async def existing_ids(self, group_ids: Sequence[int]) -> set[int]:
+        return set(await self._scalars(select(groups.c.id).where(groups.c.id.in_(group_ids))))
+
+    async def exists(self, group_id: int) -> bool:
+        return bool(await self.existing_ids([group_id]))
+
+    async def add_members(self, group_id: int, user_ids: Sequence[uuid.UUID]) -> list[uuid.UUID]:
+        """The users newly added (members already there are left alone)."""
+        if not user_ids:
+            return []
+        rows = [{"group_id": group_id, "user_id": u, "added_at": func.now()} for u in user_ids]
+        return await self._scalars(
+            pg_insert(members).values(rows).on_conflict_do_nothing().returning(members.c.user_id)
+        )
+
+    async def remove_members(self, group_id: int, user_ids: Sequence[uuid.UUID]) -> list[uuid.UUID]:
+        return await self._scalars(
+            delete(members)
+            .where(members.c.group_id == group_id, members.c.user_id.in_(list(user_ids)))
+            .returning(members.c.user_id)
+        )
+
+
+class AssignmentRepository(Repository):
+    async def reaches(self, promocode_id: int, user_id: uuid.UUID) -> bool:
+        found = await self.session.execute(
+            codes_assigned_to(user_id).where(assignments.c.promocode_id == promocode_id).limit(1)
+        )
+        return found.first() is not None
+
+    async def add(
+        self, promocode_id: int, user_ids: Sequence[uuid.UUID], group_ids: Sequence[int]
+    ) -> tuple[list[uuid.UUID], list[int]]:
+        """The ids newly assigned (those already there are left alone)."""
+        return (
+            await self._insert(promocode_id, assignments.c.user_id, user_ids),
+            await self._insert(promocode_id, assignments.c.group_id, group_ids),
+        )
+
+    async def remove(
+        self, promocode_id: int, user_ids: Sequence[uuid.UUID], group_ids: Sequence[int]
+    ) -> tuple[list[uuid.UUID], list[int]]:
+        """The ids taken back."""
+        return (
+            await self._delete(promocode_id, assignments.c.user_id, user_ids),
+            await self._delete(promocode_id, assignments.c.group_id, group_ids),
+        )
+
+    async def _insert(self, promocode_id: int, target, ids: Sequence) -> list:
+        if not ids:
+            return []
+        rows = [
+            {"promocode_id": promocode_id, target.name: i, "created_at": func.now()} for i in ids
+        ]
+        return await self._scalars(
+            pg_insert(assignments).values(rows).on_conflict_do_nothing().returning(target)
+        )
+
+    async def _delete(self, promocode_id: int, target, ids: Sequence) -> list:
+        if not ids:
+            return []
+        return await self._scalars(
+            delete(assignments)
+            .where(assignments.c.promocode_id == promocode_id, target.in_(list(ids)))
+            .returning(target)
+        )

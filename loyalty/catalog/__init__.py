@@ -1,0 +1,1 @@
+"""The catalog: tariffs, promo codes and generated batches of codes."""

@@ -1,0 +1,184 @@
+"""Operator commands of the catalog: tariffs, promo codes and generated batches.
+
+The admin and command_api both call these; each writes its rows and its events in one
+transaction. A code is never deleted: it is disabled (`is_active: false`).
+"""
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+
+from core.errors import ValidationFailed
+from core.streams import LOYALTY_EVENTS
+from loyalty.catalog import generator
+from loyalty.context import Context, LoyaltyUnitOfWork, default_context
+from loyalty.domain import errors, events, rules
+from loyalty.models import utcnow
+from loyalty.schemas import (
+    BatchOut,
+    GenerateRequest,
+    PromocodeCreate,
+    PromocodeOut,
+    PromocodeTerms,
+    PromocodeUpdate,
+    TariffCreate,
+    TariffOut,
+    TariffUpdate,
+)
+
+# How often the generator tops up codes that collided with existing ones before giving up.
+GENERATOR_ROUNDS = 20
+
+
+async def require_tariffs(uow: LoyaltyUnitOfWork, tariff_ids: Sequence[int]) -> None:
+    missing = sorted(set(tariff_ids) - await uow.tariffs.existing_ids(tariff_ids))
+    if missing:
+        raise errors.TariffNotFound(details={"tariff_ids": missing})
+
+
+async def require_promocode(uow: LoyaltyUnitOfWork, promocode_id: int):
+    promo = await uow.codes.get(promocode_id)
+    if promo is None:
+        raise errors.PromocodeNotFound(details={"promocode_id": promocode_id})
+    return promo
+
+
+# ---- tariffs ---------------------------------------------------------------------------------
+
+
+async def create_tariff(
+    data: TariffCreate, *, actor_id: uuid.UUID, ctx: Context | None = None
+) -> TariffOut:
+    ctx = ctx or default_context()
+    async with ctx.uow() as uow:
+        tariff = await uow.tariffs.add(data.model_dump())
+        if tariff is None:
+            raise errors.TariffNameTaken()
+        uow.emit(LOYALTY_EVENTS, events.TARIFF_CREATED, tariff.id, events.tariff_payload(tariff))
+        await uow.commit()
+    return TariffOut.model_validate(tariff)
+
+
+async def update_tariff(
+    tariff_id: int, data: TariffUpdate, *, actor_id: uuid.UUID, ctx: Context | None = None
+) -> TariffOut:
+    """Changes the fields sent (null means: leave it)."""
+    ctx = ctx or default_context()
+    changes = {k: v for k, v in data.model_dump(exclude_unset=True).items() if v is not None}
+    async with ctx.uow() as uow:
+        try:
+            tariff = await (
+                uow.tariffs.change(tariff_id, changes) if changes else uow.tariffs.get(tariff_id)
+            )
+        except IntegrityError as exc:
+            raise errors.TariffNameTaken() from exc
+        if tariff is None:
+            raise errors.TariffNotFound(details={"tariff_id": tariff_id})
+        if changes:
+            uow.emit(
+                LOYALTY_EVENTS, events.TARIFF_UPDATED, tariff.id, events.tariff_payload(tariff)
+            )
+            await uow.commit()
+    return TariffOut.model_validate(tariff)
+
+
+# ---- promo codes -----------------------------------------------------------------------------
+
+
+def _terms(data: PromocodeTerms) -> dict[str, Any]:
+    """The columns a code takes from create/generate input; no `valid_from` means now."""
+    terms = data.model_dump(include=set(PromocodeTerms.model_fields))
+    terms["valid_from"] = terms["valid_from"] or utcnow()
+    problem = rules.window_problem(terms["valid_from"], terms["valid_until"])
+    if problem:
+        raise ValidationFailed(problem, details={"field": "valid_until"})
+    return terms
+
+
+async def create_promocode(
+    data: PromocodeCreate, *, actor_id: uuid.UUID, ctx: Context | None = None
+) -> PromocodeOut:
+    ctx = ctx or default_context()
+    values = {"code": data.code, **_terms(data)}
+    async with ctx.uow() as uow:
+        await require_tariffs(uow, data.tariff_ids)
+        promo = await uow.codes.add(values)
+        if promo is None:
+            raise errors.PromocodeCodeTaken()
+        uow.emit(
+            LOYALTY_EVENTS, events.PROMOCODE_CREATED, promo.id, events.promocode_payload(promo)
+        )
+        await uow.commit()
+    return PromocodeOut.model_validate(promo)
+
+
+async def update_promocode(
+    promocode_id: int, data: PromocodeUpdate, *, actor_id: uuid.UUID, ctx: Context | None = None
+) -> PromocodeOut:
+    """Changes the fields sent; `is_active: false` disables the code. The code text, its uses
+    and its batch never change here."""
+    ctx = ctx or default_context()
+    changes = data.model_dump(exclude_unset=True)
+    async with ctx.uow() as uow:
+        current = await require_promocode(uow, promocode_id)
+        if not changes:
+            return PromocodeOut.model_validate(current)
+        merged = {**current.model_dump(), **changes}
+        problem = rules.value_problem(merged["discount_type"], merged["value"]) or (
+            rules.window_problem(merged["valid_from"], merged["valid_until"])
+        )
+        if problem:
+            raise ValidationFailed(problem)
+        if merged["max_uses"] is not None and merged["max_uses"] < current.uses:
+            raise ValidationFailed(
+                f"max_uses cannot go below the {current.uses} uses already taken",
+                details={"uses": current.uses},
+            )
+        if changes.get("tariff_ids"):
+            await require_tariffs(uow, changes["tariff_ids"])
+        try:
+            promo = await uow.codes.change(promocode_id, changes)
+        except IntegrityError as exc:  # a use taken meanwhile pushed uses above the new max
+            raise ValidationFailed("max_uses cannot go below the uses taken") from exc
+        uow.emit(
+            LOYALTY_EVENTS, events.PROMOCODE_UPDATED, promo.id, events.promocode_payload(promo)
+        )
+        await uow.commit()
+    return PromocodeOut.model_validate(promo)
+
+
+async def generate_promocodes(
+    data: GenerateRequest, *, actor_id: uuid.UUID, ctx: Context | None = None
+) -> BatchOut:
+    """`count` random codes with the same terms, in one transaction; the unique constraint
+    decides collisions with existing codes and the shortfall is generated again."""
+    ctx = ctx or default_context()
+    shape = generator.make_shape(data.prefix, data.pattern, data.length)
+    now = utcnow()
+    batch_id = uuid.uuid4()
+    template = {**_terms(data), "batch_id": batch_id, "created_at": now, "updated_at": now}
+    batch = {
+        "id": batch_id,
+        "count": data.count,
+        "pattern": shape.pattern,
+        "prefix": shape.prefix,
+        "length": shape.random_slots + 1,
+    }
+    async with ctx.uow() as uow:
+        await require_tariffs(uow, data.tariff_ids)
+        await uow.batches.add({**batch, "created_by": actor_id})
+        missing = data.count
+        for _ in range(GENERATOR_ROUNDS):
+            missing -= await uow.codes.add_many(generator.generate_codes(shape, missing), template)
+            if missing == 0:
+                break
+        else:
+            raise errors.CodeSpaceExhausted()
+        payload = events.batch_payload(
+            batch_id, data.count, shape.prefix, shape.pattern, batch["length"], template
+        )
+        uow.emit(LOYALTY_EVENTS, events.BATCH_GENERATED, batch_id, payload)
+        await uow.commit()
+    return BatchOut(batch_id=batch_id, count=data.count)

@@ -1,0 +1,80 @@
+"""What a handler needs to run: a loyalty unit of work with its repositories, Redis, settings.
+
+async with ctx.uow() as uow:
+    code = await uow.codes.get(promocode_id)
+    uow.emit(LOYALTY_EVENTS, events.PROMOCODE_UPDATED, code.id, payload)
+    await uow.commit()
+"""
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from core.config import Settings, get_settings
+from core.db import get_sessionmaker
+from core.inbox import InboxRepository
+from core.outbox import UnitOfWork
+from core.redis import get_redis
+from loyalty.audience.repository import AssignmentRepository, GroupRepository, UserRepository
+from loyalty.catalog.repository import BatchRepository, PromocodeRepository, TariffRepository
+from loyalty.models import outbox, processed_events
+from loyalty.purchasing.idempotency import IdempotencyRepository
+from loyalty.purchasing.repository import AttemptRepository, PurchaseRepository, UseRepository
+
+
+class LoyaltyUnitOfWork(UnitOfWork):
+    """One transaction on the loyalty database; the repositories share its session."""
+
+    tariffs: TariffRepository
+    codes: PromocodeRepository
+    batches: BatchRepository
+    users: UserRepository
+    groups: GroupRepository
+    assignments: AssignmentRepository
+    uses: UseRepository
+    purchases: PurchaseRepository
+    attempts: AttemptRepository
+    idempotency: IdempotencyRepository
+    inbox: InboxRepository
+
+    def __init__(self, sessionmaker: async_sessionmaker) -> None:
+        super().__init__(sessionmaker, outbox)
+
+    async def __aenter__(self) -> "LoyaltyUnitOfWork":
+        await super().__aenter__()
+        session = self.session
+        self.tariffs = TariffRepository(session)
+        self.codes = PromocodeRepository(session)
+        self.batches = BatchRepository(session)
+        self.users = UserRepository(session)
+        self.groups = GroupRepository(session)
+        self.assignments = AssignmentRepository(session)
+        self.uses = UseRepository(session)
+        self.purchases = PurchaseRepository(session)
+        self.attempts = AttemptRepository(session)
+        self.idempotency = IdempotencyRepository(session)
+        self.inbox = InboxRepository(session, processed_events)
+        return self
+
+
+@dataclass(frozen=True)
+class Context:
+    sessionmaker: async_sessionmaker
+    redis: Redis
+    settings: Settings
+
+    def uow(self) -> LoyaltyUnitOfWork:
+        return LoyaltyUnitOfWork(self.sessionmaker)
+
+
+@lru_cache
+def default_context() -> Context:
+    """The process-wide context built from the settings (command_api, admin, workers)."""
+    settings = get_settings()
+    return Context(
+        sessionmaker=get_sessionmaker(settings.loyalty_database_url),
+        redis=get_redis(settings.redis_url),
+        settings=settings,
+    )

@@ -1,0 +1,1 @@
+"""The loyalty domain core: enums, rules, errors and event payloads. No I/O here."""

@@ -1,0 +1,1 @@
+"""Purchasing: quotes, uses and their purchases, the attempts log, idempotency keys."""

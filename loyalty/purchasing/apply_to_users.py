@@ -1,0 +1,95 @@
+"""The operator's "apply": paid purchases at a code's price for a list of users."""
+
+import uuid
+
+from loyalty.context import Context, default_context
+from loyalty.domain import errors, rules
+from loyalty.domain.enums import Audience, PurchaseSource, PurchaseStatus
+from loyalty.models import Promocode, utcnow
+from loyalty.purchasing.handlers import Rejected, take_use
+from loyalty.schemas import AppliedPurchase, ApplyToUsersOut, ApplyToUsersRequest, RejectedUser
+
+
+async def apply_to_users(
+    promocode_id: int,
+    data: ApplyToUsersRequest,
+    *,
+    actor_id: uuid.UUID,
+    ctx: Context | None = None,
+) -> ApplyToUsersOut:
+    """Each user, in order, gets a paid purchase at the code's price until the code runs out;
+    the others are listed with their real reason (operators may know that codes exist).
+
+    One transaction per user (the same lock order as a buyer's use, so no deadlocks with
+    buyers). `dry_run` evaluates the same rules on a snapshot, counting the uses it would take,
+    and writes nothing.
+    """
+    ctx = ctx or default_context()
+    now = utcnow()
+    async with ctx.uow() as uow:
+        promo = await uow.codes.get(promocode_id)
+        if promo is None:
+            raise errors.PromocodeNotFound(details={"promocode_id": promocode_id})
+        tariff = await uow.tariffs.get(data.tariff_id)
+        if tariff is None:
+            raise errors.TariffNotFound(details={"tariff_id": data.tariff_id})
+    quote = rules.price(promo.discount_type, promo.value, tariff.price)
+    applied: list[AppliedPurchase] = []
+    rejected: list[RejectedUser] = []
+    would_take = 0
+    for user_id in data.user_ids:
+        async with ctx.uow() as uow:
+            current: Promocode = (
+                promo.model_copy(update={"uses": promo.uses + would_take})
+                if data.dry_run
+                else await uow.codes.get(promocode_id)
+            )
+            assigned = current.audience != Audience.assigned or await uow.assignments.reaches(
+                promocode_id, user_id
+            )
+            reason = rules.rejection(
+                tariff=tariff,
+                promocode=current,
+                assigned_to_user=assigned,
+                user_status=await uow.users.status(user_id),
+                user_uses=await uow.uses.of_user(promocode_id, user_id),
+                now=now,
+            )
+            purchase_id = None
+            if reason is None and not data.dry_run:
+                try:
+                    purchase = await take_use(
+                        uow,
+                        promo=current,
+                        tariff=tariff,
+                        user_id=user_id,
+                        now=now,
+                        status=PurchaseStatus.paid,
+                        source=PurchaseSource.operator,
+                        expires_at=None,
+                    )
+                    purchase_id = purchase.id
+                    await uow.commit()
+                except Rejected as exc:
+                    reason = exc.reason
+        if reason is not None:
+            rejected.append(RejectedUser(user_id=user_id, reason=reason.code))
+            continue
+        would_take += data.dry_run
+        applied.append(
+            AppliedPurchase(
+                user_id=user_id,
+                purchase_id=purchase_id,
+                base_price=quote.base_price,
+                discount=quote.discount,
+                final_price=quote.final_price,
+                currency=tariff.currency,
+            )
+        )
+    return ApplyToUsersOut(
+        promocode_id=promocode_id,
+        tariff_id=tariff.id,
+        dry_run=data.dry_run,
+        applied=applied,
+        rejected=rejected,
+    )

@@ -1,0 +1,199 @@
+"""SQL of purchasing: the use snapshot, the limits, purchases and the attempts log.
+
+The limit paths never read-then-write: a use is taken by conditional statements whose
+RETURNING says whether they succeeded, and a purchase changes state only from `pending`.
+The hot path's statements are named below.
+"""
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, insert, literal, select, text, update
+
+from core.repository import Repository
+from loyalty.audience.repository import codes_assigned_to, users
+from loyalty.domain.enums import PurchaseStatus
+from loyalty.domain.events import Counters
+from loyalty.models import Promocode, PromocodeAttempt, PromocodeUserUses, Purchase, Tariff
+
+tariffs = Tariff.__table__
+promocodes = Promocode.__table__
+user_uses = PromocodeUserUses.__table__
+purchases = Purchase.__table__
+attempts = PromocodeAttempt.__table__
+
+# One more use for this user if under the limit (NULL: unlimited); their uses after it, or
+# no row when the limit is reached. The row lock serialises one user's parallel calls.
+TAKE_USER_USE = text(
+    """
+    INSERT INTO promocode_user_uses AS u (promocode_id, user_id, uses)
+    VALUES (:promocode_id, :user_id, 1)
+    ON CONFLICT (promocode_id, user_id) DO UPDATE SET uses = u.uses + 1
+    WHERE CAST(:limit AS integer) IS NULL OR u.uses < CAST(:limit AS integer)
+    RETURNING uses
+    """
+)
+# One more use of the code if any is left: its uses and version after it, or no row.
+TAKE_CODE_USE = text(
+    """
+    UPDATE promocodes SET uses = uses + 1, version = version + 1, updated_at = now()
+    WHERE id = :id AND (max_uses IS NULL OR uses < max_uses)
+    RETURNING uses, version
+    """
+)
+GIVE_BACK_USER_USE = text(
+    """
+    UPDATE promocode_user_uses SET uses = uses - 1
+    WHERE promocode_id = :promocode_id AND user_id = :user_id AND uses > 0
+    RETURNING uses
+    """
+)
+GIVE_BACK_CODE_USE = text(
+    """
+    UPDATE promocodes
+    SET uses = GREATEST(uses - 1, 0), version = version + 1, updated_at = now()
+    WHERE id = :id
+    RETURNING uses, version
+    """
+)
+
+
+@dataclass(frozen=True)
+class UseSnapshot:
+    """Everything the rules need to judge one use, read in one statement."""
+
+    tariff: Tariff | None
+    promocode: Promocode | None
+    assigned_to_user: bool
+    user_status: str | None
+    user_uses: int
+
+
+def _columns(row: Any, prefix: str, model: type) -> dict[str, Any] | None:
+    values = {c.name: row[f"{prefix}{c.name}"] for c in model.__table__.c}
+    return None if values["id"] is None else values
+
+
+class UseRepository(Repository):
+    """A code's uses and each user's: the snapshot the rules judge, then the limits."""
+
+    async def snapshot(self, user_id: uuid.UUID, code: str, tariff_id: int) -> UseSnapshot:
+        """The tariff, the code, whether it reaches the user, their status and their uses of
+        it: one round trip (a plain read; the limits are taken later by conditional updates)."""
+        t, p = tariffs.alias("t"), promocodes.alias("p")
+        one = select(literal(1).label("one")).subquery("one")
+        statement = select(
+            select(users.c.status).where(users.c.id == user_id).scalar_subquery().label("status"),
+            func.coalesce(
+                select(user_uses.c.uses)
+                .where(user_uses.c.promocode_id == p.c.id, user_uses.c.user_id == user_id)
+                .scalar_subquery(),
+                0,
+            ).label("uses_of_user"),
+            p.c.id.in_(codes_assigned_to(user_id)).label("reaches_user"),
+            *[c.label(f"t_{c.name}") for c in t.c],
+            *[c.label(f"p_{c.name}") for c in p.c],
+        ).select_from(one.outerjoin(t, t.c.id == tariff_id).outerjoin(p, p.c.code == code))
+        row = (await self.session.execute(statement)).one()._mapping
+        tariff, promocode = _columns(row, "t_", Tariff), _columns(row, "p_", Promocode)
+        return UseSnapshot(
+            tariff=None if tariff is None else Tariff(**tariff),
+            promocode=None if promocode is None else Promocode(**promocode),
+            assigned_to_user=bool(row["reaches_user"]),
+            user_status=row["status"],
+            user_uses=row["uses_of_user"],
+        )
+
+    async def of_user(self, promocode_id: int, user_id: uuid.UUID) -> int:
+        uses = await self.session.execute(
+            select(user_uses.c.uses).where(
+                user_uses.c.promocode_id == promocode_id, user_uses.c.user_id == user_id
+            )
+        )
+        return uses.scalar_one_or_none() or 0
+
+    async def take_user_use(
+        self, promocode_id: int, user_id: uuid.UUID, limit: int | None
+    ) -> int | None:
+        taken = await self.session.execute(
+            TAKE_USER_USE, {"promocode_id": promocode_id, "user_id": user_id, "limit": limit}
+        )
+        return taken.scalar_one_or_none()
+
+    async def take_code_use(self, promocode_id: int) -> tuple[int, int] | None:
+        row = (await self.session.execute(TAKE_CODE_USE, {"id": promocode_id})).first()
+        return None if row is None else (row.uses, row.version)
+
+    async def give_back(self, promocode_id: int, user_id: uuid.UUID) -> Counters:
+        """Returns one use to the user's counter and the code's (same lock order as taking)."""
+        mine = (
+            await self.session.execute(
+                GIVE_BACK_USER_USE, {"promocode_id": promocode_id, "user_id": user_id}
+            )
+        ).scalar_one_or_none()
+        code = (await self.session.execute(GIVE_BACK_CODE_USE, {"id": promocode_id})).one()
+        return Counters(
+            promocode_uses=code.uses, promocode_version=code.version, user_uses=mine or 0
+        )
+
+    async def counters(self, promocode_id: int, user_id: uuid.UUID) -> Counters:
+        code = (
+            await self.session.execute(
+                select(promocodes.c.uses, promocodes.c.version).where(
+                    promocodes.c.id == promocode_id
+                )
+            )
+        ).one()
+        return Counters(
+            promocode_uses=code.uses,
+            promocode_version=code.version,
+            user_uses=await self.of_user(promocode_id, user_id),
+        )
+
+
+class PurchaseRepository(Repository):
+    async def add(self, values: dict[str, Any]) -> Purchase:
+        return await self._first(
+            insert(purchases).values(**values).returning(*purchases.c), Purchase
+        )
+
+    async def get(self, purchase_id: uuid.UUID) -> Purchase | None:
+        return await self._first(select(purchases).where(purchases.c.id == purchase_id), Purchase)
+
+    async def mark_paid(self, purchase_id: uuid.UUID, now: datetime) -> Purchase | None:
+        """pending → paid; None when it was not pending any more (a cancel won)."""
+        return await self._settle(purchase_id, status=PurchaseStatus.paid, paid_at=now)
+
+    async def mark_cancelled(
+        self, purchase_id: uuid.UUID, now: datetime, reason: str
+    ) -> Purchase | None:
+        """pending → cancelled; None when it was not pending any more (a confirm won)."""
+        return await self._settle(
+            purchase_id, status=PurchaseStatus.cancelled, cancelled_at=now, cancel_reason=reason
+        )
+
+    async def _settle(self, purchase_id: uuid.UUID, **values: Any) -> Purchase | None:
+        return await self._first(
+            update(purchases)
+            .where(purchases.c.id == purchase_id, purchases.c.status == PurchaseStatus.pending)
+            .values(**values)
+            .returning(*purchases.c),
+            Purchase,
+        )
+
+    async def expired_reservations(self, now: datetime, limit: int) -> list[uuid.UUID]:
+        return await self._scalars(
+            select(purchases.c.id)
+            .where(purchases.c.status == PurchaseStatus.pending, purchases.c.expires_at < now)
+            .order_by(purchases.c.expires_at)
+            .limit(limit)
+        )
+
+
+class AttemptRepository(Repository):
+    async def add(self, values: dict[str, Any]) -> PromocodeAttempt:
+        return await self._first(
+            insert(attempts).values(**values).returning(*attempts.c), PromocodeAttempt
+        )
