@@ -11,7 +11,7 @@ import hashlib
 from redis.asyncio import Redis
 
 from auth.config import AuthSettings
-from core.errors import TooManyAttempts
+from auth.errors import TooManyFailedLogins
 from core.ratelimit import SlidingWindowLimiter
 
 EMAIL_KEYS = "auth:failed_logins:email"
@@ -40,11 +40,7 @@ class LoginLimiter:
         for limiter, subject in self._counts(email, address):
             retry_after = await limiter.retry_after(subject)
             if retry_after is not None:
-                raise TooManyAttempts(
-                    message="Too many failed logins; try again later",
-                    details={"retry_after": retry_after},
-                    headers={"Retry-After": str(retry_after)},
-                )
+                raise TooManyFailedLogins(retry_after)
 
     async def record_failure(self, email: str, address: str) -> None:
         for limiter, subject in self._counts(email, address):

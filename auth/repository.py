@@ -8,11 +8,8 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from auth.errors import EmailTaken
 from auth.models import RefreshToken, User
-
-
-class EmailTaken(Exception):
-    """An account with this email already exists (the unique index said so)."""
 
 
 class UserRepository:
@@ -34,13 +31,13 @@ class UserRepository:
         return list((await self._session.execute(statement)).scalars())
 
     async def add(self, user: User) -> User:
-        """Inserts the account now (so its row exists for the events); `EmailTaken` when the
-        email is already registered."""
+        """Inserts the account at once, so a taken email is known before anything else is
+        written: `EmailTaken`."""
         self._session.add(user)
         try:
             await self._session.flush()
         except IntegrityError as exc:
-            raise EmailTaken(user.email) from exc
+            raise EmailTaken() from exc
         return user
 
 

@@ -2,7 +2,15 @@
 
 import uuid
 
-from core.errors import AppError, Conflict, Forbidden, NotAuthenticated, ValidationFailed
+from auth.errors import (
+    AccountBlocked,
+    AuthError,
+    CannotChangeOwnStatus,
+    InvalidCredentials,
+    OnlyAdminChangesAdmin,
+    UnknownRole,
+    UserDeleted,
+)
 from core.security import ROLES
 
 ACTIVE = "active"
@@ -12,16 +20,16 @@ DELETED = "deleted"
 
 def ensure_role(role: str) -> None:
     if role not in ROLES:
-        raise ValidationFailed("unknown_role", f"Role must be one of {', '.join(ROLES)}")
+        raise UnknownRole()
 
 
-def login_refusal(status: str) -> AppError | None:
+def login_refusal(status: str) -> AuthError | None:
     """Why an account with the right password still may not have tokens, if it may not."""
     if status == BLOCKED:
-        return Forbidden("account_blocked", "This account is blocked")
+        return AccountBlocked()
     if status == DELETED:
         # A deleted account answers exactly like an unknown email.
-        return NotAuthenticated("invalid_credentials", "Email or password is wrong")
+        return InvalidCredentials()
     return None
 
 
@@ -30,8 +38,8 @@ def ensure_may_change_status(
 ) -> None:
     """Operators block and unblock users; only an admin touches an admin; nobody themselves."""
     if actor_id == target_id:
-        raise Forbidden(message="You cannot block or unblock your own account")
+        raise CannotChangeOwnStatus()
     if target_role == "admin" and actor_role != "admin":
-        raise Forbidden(message="Only an admin can block or unblock an admin")
+        raise OnlyAdminChangesAdmin()
     if status == DELETED:
-        raise Conflict("user_deleted", "This account has been deleted")
+        raise UserDeleted()

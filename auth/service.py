@@ -10,6 +10,15 @@ from datetime import UTC, datetime, timedelta
 
 from auth import rules
 from auth.config import get_auth_settings
+from auth.errors import (
+    InvalidCredentials,
+    InvalidRefreshToken,
+    RefreshTokenExpired,
+    RefreshTokenReused,
+    RefreshTokenRevoked,
+    UserNotFound,
+    WeakPassword,
+)
 from auth.models import RefreshToken, User
 from auth.passwords import (
     hash_password_async,
@@ -17,12 +26,10 @@ from auth.passwords import (
     verify_password_async,
 )
 from auth.ratelimit import LoginLimiter
-from auth.repository import EmailTaken
 from auth.revocation import revoke_access_token, revoke_all_access_tokens
 from auth.tokens import issue_access_token, new_refresh_token, refresh_token_hash
 from auth.uow import AuthUnitOfWork, auth_uow
 from core.config import get_settings
-from core.errors import Conflict, NotAuthenticated, NotFound, ValidationFailed
 from core.redis import get_redis
 from core.security import Principal
 from core.streams import AUTH_USERS
@@ -65,11 +72,7 @@ def user_event_payload(user: User, occurred_at: datetime | None = None) -> dict:
 def ensure_password_policy(password: str, email: str) -> None:
     problems = password_problems(password, email)
     if problems:
-        raise ValidationFailed(
-            "weak_password",
-            f"The password is not acceptable: {'; '.join(problems)}",
-            details={"problems": problems},
-        )
+        raise WeakPassword(problems)
 
 
 async def register(email: str, password: str) -> User:
@@ -77,10 +80,7 @@ async def register(email: str, password: str) -> User:
     ensure_password_policy(password, email)
     user = User(email=email, password_hash=await hash_password_async(password))
     async with auth_uow() as uow:
-        try:
-            await uow.users.add(user)
-        except EmailTaken as exc:
-            raise Conflict("email_taken", "An account with this email already exists") from exc
+        await uow.users.add(user)
         uow.emit(AUTH_USERS, USER_REGISTERED, user.id, user_event_payload(user))
         await uow.commit()
     return user
@@ -101,10 +101,6 @@ def _start_or_extend_family(uow: AuthUnitOfWork, user: User, family_id: uuid.UUI
     return TokenPair(access.token, refresh_token, settings.access_token_ttl_seconds)
 
 
-def _invalid_credentials() -> NotAuthenticated:
-    return NotAuthenticated("invalid_credentials", "Email or password is wrong")
-
-
 async def login(email: str, password: str, client_address: str) -> TokenPair:
     email = normalize_email(email)
     limiter = LoginLimiter(_redis(), get_auth_settings())
@@ -118,7 +114,7 @@ async def login(email: str, password: str, client_address: str) -> TokenPair:
     )
     if not matches or user is None:
         await limiter.record_failure(email, client_address)
-        raise _invalid_credentials()
+        raise InvalidCredentials()
     async with auth_uow() as uow:
         # Locked and read again, so a block that commits meanwhile is seen (or sees our token).
         user = await _existing_user(uow, user.id)
@@ -145,7 +141,7 @@ async def refresh(refresh_token: str) -> TokenPair:
     async with auth_uow() as uow:
         known = await uow.refresh_tokens.by_hash(token_hash)
         if known is None:
-            raise NotAuthenticated("invalid_refresh_token", "The refresh token is not valid")
+            raise InvalidRefreshToken()
         # Every change to a user's tokens locks the user row first: no deadlocks, and a
         # block or logout cannot miss the token this refresh adds.
         user = await _existing_user(uow, known.user_id)
@@ -154,14 +150,12 @@ async def refresh(refresh_token: str) -> TokenPair:
             await uow.refresh_tokens.reload(known)
             if known.used_at is not None:
                 await _end_family_of_reused_token(uow, known)
-                raise NotAuthenticated(
-                    "token_reused", "This refresh token was already used; the session is ended"
-                )
+                raise RefreshTokenReused()
             if known.revoked_at is not None:
-                raise NotAuthenticated("token_revoked", "The refresh token has been revoked")
-            raise NotAuthenticated("token_expired", "The refresh token has expired")
+                raise RefreshTokenRevoked()
+            raise RefreshTokenExpired()
         if user.status != rules.ACTIVE:
-            raise NotAuthenticated("token_revoked", "The refresh token has been revoked")
+            raise RefreshTokenRevoked()
         pair = _start_or_extend_family(uow, user, spent.family_id)
         await uow.commit()
     return pair
@@ -181,7 +175,7 @@ async def logout(principal: Principal, family_id: uuid.UUID | None) -> None:
 async def _existing_user(uow: AuthUnitOfWork, user_id: uuid.UUID) -> User:
     user = await uow.users.by_id(user_id, for_update=True)
     if user is None:
-        raise NotFound("user_not_found", "No account with this id")
+        raise UserNotFound()
     return user
 
 
@@ -190,7 +184,7 @@ async def delete_account(principal: Principal, password: str) -> None:
         user = await _existing_user(uow, principal.user_id)
         matches, _ = await verify_password_async(password, user.password_hash)
         if not matches:
-            raise _invalid_credentials()
+            raise InvalidCredentials()
         if user.status == rules.DELETED:
             return
         now = utcnow()
@@ -206,7 +200,7 @@ async def me(principal: Principal) -> User:
         user = await uow.users.by_id(principal.user_id)
         uow.detach_all()
     if user is None:
-        raise NotFound("user_not_found", "No account with this id")
+        raise UserNotFound()
     return user
 
 

@@ -1,0 +1,113 @@
+"""Every error auth raises, one class each: the code, the HTTP status (from the generic
+`core.errors` class it extends) and the message are written here once.
+
+`raise InvalidCredentials()`; `details=` may be given where the caller has some.
+"""
+
+from typing import Any
+
+from core.errors import (
+    AppError,
+    Conflict,
+    Forbidden,
+    NotAuthenticated,
+    NotFound,
+    TooManyAttempts,
+    ValidationFailed,
+)
+from core.security import ROLES
+
+
+class AuthError(AppError):
+    """The class states `code` (or inherits the generic one) and `message`."""
+
+    message: str
+
+    def __init__(
+        self, *, details: dict[str, Any] | None = None, headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(message=self.message, details=details, headers=headers)
+
+
+# ---- registration and accounts ---------------------------------------------------------------
+
+
+class WeakPassword(AuthError, ValidationFailed):
+    code = "weak_password"
+
+    def __init__(self, problems: list[str]) -> None:
+        self.message = f"The password is not acceptable: {'; '.join(problems)}"
+        super().__init__(details={"problems": problems})
+
+
+class UnknownRole(AuthError, ValidationFailed):
+    code = "unknown_role"
+    message = f"Role must be one of {', '.join(ROLES)}"
+
+
+class EmailTaken(AuthError, Conflict):
+    code = "email_taken"
+    message = "An account with this email already exists"
+
+
+class UserNotFound(AuthError, NotFound):
+    code = "user_not_found"
+    message = "No account with this id"
+
+
+class UserDeleted(AuthError, Conflict):
+    code = "user_deleted"
+    message = "This account has been deleted"
+
+
+class CannotChangeOwnStatus(AuthError, Forbidden):
+    message = "You cannot block or unblock your own account"
+
+
+class OnlyAdminChangesAdmin(AuthError, Forbidden):
+    message = "Only an admin can block or unblock an admin"
+
+
+# ---- login -----------------------------------------------------------------------------------
+
+
+class InvalidCredentials(AuthError, NotAuthenticated):
+    code = "invalid_credentials"
+    message = "Email or password is wrong"
+
+
+class AccountBlocked(AuthError, Forbidden):
+    code = "account_blocked"
+    message = "This account is blocked"
+
+
+class TooManyFailedLogins(AuthError, TooManyAttempts):
+    message = "Too many failed logins; try again later"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            details={"retry_after": retry_after}, headers={"Retry-After": str(retry_after)}
+        )
+
+
+# ---- refresh tokens --------------------------------------------------------------------------
+
+
+class InvalidRefreshToken(AuthError, NotAuthenticated):
+    code = "invalid_refresh_token"
+    message = "The refresh token is not valid"
+
+
+class RefreshTokenReused(AuthError, NotAuthenticated):
+    code = "token_reused"
+    message = "This refresh token was already used; the session is ended"
+
+
+class RefreshTokenRevoked(AuthError, NotAuthenticated):
+    code = "token_revoked"
+    message = "The refresh token has been revoked"
+
+
+class RefreshTokenExpired(AuthError, NotAuthenticated):
+    code = "token_expired"
+    message = "The refresh token has expired"
