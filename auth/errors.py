@@ -1,61 +1,109 @@
-"""Every error code of auth, one class each (the generic ones are in core.errors)."""
+"""Every error auth raises, one class each: the code, the HTTP status (from the generic
+`core.errors` class it extends) and the message are written here once.
 
-from core.errors import AppError, Forbidden, NotAuthenticated, TokenExpired, TokenRevoked
+`raise InvalidCredentials()`; `details=` may be given where the caller has some.
+"""
 
+from typing import Any
 
-class InvalidCredentials(NotAuthenticated):
-    code = "invalid_credentials"
-    message = "Email or password is wrong"
-
-
-class InvalidRefreshToken(NotAuthenticated):
-    code = "invalid_refresh_token"
-    message = "The refresh token is not valid"
-
-
-class RefreshTokenReused(NotAuthenticated):
-    code = "token_reused"
-    message = "This refresh token was already used; the session is ended"
-
-
-class RefreshTokenExpired(TokenExpired):
-    message = "The refresh token has expired"
+from core.errors import (
+    AppError,
+    Forbidden,
+    NotAuthenticated,
+    TokenExpired,
+    TokenRevoked,
+    TooManyAttempts,
+    ValidationFailed,
+)
+from core.security import ROLES
 
 
-class RefreshTokenRevoked(TokenRevoked):
-    message = "The refresh token has been revoked"
+class AuthError(AppError):
+    """The class states `code` (or inherits the generic one) and `message`."""
+
+    message: str
+
+    def __init__(
+        self, *, details: dict[str, Any] | None = None, headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(message=self.message, details=details, headers=headers)
 
 
-class AccountBlocked(Forbidden):
-    code = "account_blocked"
-    message = "This account is blocked"
+# ---- registration and accounts ---------------------------------------------------------------
 
 
-class WeakPassword(AppError):
-    status_code = 422
+class WeakPassword(AuthError, ValidationFailed):
     code = "weak_password"
-    message = "The password is not acceptable"
+
+    def __init__(self, problems: list[str]) -> None:
+        self.message = f"The password is not acceptable: {'; '.join(problems)}"
+        super().__init__(details={"problems": problems})
 
 
-class UnknownRole(AppError):
-    status_code = 422
+class UnknownRole(AuthError, ValidationFailed):
     code = "unknown_role"
-    message = "Unknown role"
+    message = f"Role must be one of {', '.join(ROLES)}"
 
 
-class EmailTaken(AppError):
+class EmailTaken(AuthError):
     status_code = 409
     code = "email_taken"
     message = "An account with this email already exists"
 
 
-class AccountNotFound(AppError):
+class UserNotFound(AuthError):
     status_code = 404
     code = "user_not_found"
     message = "No account with this id"
 
 
-class AccountDeleted(AppError):
+class UserDeleted(AuthError):
     status_code = 409
     code = "user_deleted"
     message = "This account has been deleted"
+
+
+class CannotChangeOwnStatus(AuthError, Forbidden):
+    message = "You cannot block or unblock your own account"
+
+
+class OnlyAdminChangesAdmin(AuthError, Forbidden):
+    message = "Only an admin can block or unblock an admin"
+
+
+# ---- login -----------------------------------------------------------------------------------
+
+
+class InvalidCredentials(AuthError, NotAuthenticated):
+    code = "invalid_credentials"
+    message = "Email or password is wrong"
+
+
+class AccountBlocked(AuthError, Forbidden):
+    code = "account_blocked"
+    message = "This account is blocked"
+
+
+class TooManyFailedLogins(TooManyAttempts):
+    message = "Too many failed logins; try again later"
+
+
+# ---- refresh tokens --------------------------------------------------------------------------
+
+
+class InvalidRefreshToken(AuthError, NotAuthenticated):
+    code = "invalid_refresh_token"
+    message = "The refresh token is not valid"
+
+
+class RefreshTokenReused(AuthError, NotAuthenticated):
+    code = "token_reused"
+    message = "This refresh token was already used; the session is ended"
+
+
+class RefreshTokenRevoked(AuthError, TokenRevoked):
+    message = "The refresh token has been revoked"
+
+
+class RefreshTokenExpired(AuthError, TokenExpired):
+    message = "The refresh token has expired"

@@ -1,59 +1,50 @@
-"""Login rate limit: failed attempts counted per email and per client address in Redis.
+"""Login rate limit: failed logins counted per email and per client address (`core.ratelimit`).
 
-Fixed windows: the first failure starts a window of `login_window_seconds`; once a counter
-reaches its limit, logins for that email (or from that address) get 429 until the window
-ends. Emails are hashed in the keys so Redis never holds one.
+Once either count reaches its limit within `login_window_seconds`, logins for that email (or
+from that address) get 429 until enough failures leave the window. Emails are hashed in the
+keys so Redis never holds one. When Redis does not answer, login fails rather than letting
+unlimited password guesses through.
 """
 
 import hashlib
-from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
 from auth.config import AuthSettings
-from core.errors import TooManyAttempts
+from auth.errors import TooManyFailedLogins
+from core.ratelimit import SlidingWindowLimiter
+
+EMAIL_KEYS = "auth:failed_logins:email"
+ADDRESS_KEYS = "auth:failed_logins:address"
 
 
-def email_key(email: str) -> str:
-    return f"auth:login_failures:email:{hashlib.sha256(email.encode()).hexdigest()}"
+def email_subject(email: str) -> str:
+    return hashlib.sha256(email.encode()).hexdigest()
 
 
-def address_key(address: str) -> str:
-    return f"auth:login_failures:address:{address}"
-
-
-@dataclass(frozen=True)
 class LoginLimiter:
-    redis: Redis
-    settings: AuthSettings
+    def __init__(self, redis: Redis, settings: AuthSettings) -> None:
+        window = settings.login_window_seconds
+        self.by_email = SlidingWindowLimiter(
+            redis, EMAIL_KEYS, settings.login_failures_per_email, window, fail_open=False
+        )
+        self.by_address = SlidingWindowLimiter(
+            redis, ADDRESS_KEYS, settings.login_failures_per_address, window, fail_open=False
+        )
 
-    def _limits(self, email: str, address: str) -> list[tuple[str, int]]:
-        return [
-            (email_key(email), self.settings.login_failures_per_email),
-            (address_key(address), self.settings.login_failures_per_address),
-        ]
+    def _counts(self, email: str, address: str) -> list[tuple[SlidingWindowLimiter, str]]:
+        return [(self.by_email, email_subject(email)), (self.by_address, address)]
 
     async def ensure_allowed(self, email: str, address: str) -> None:
-        """Raises 429 with `Retry-After` when either counter is at its limit."""
-        limits = self._limits(email, address)
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for key, _ in limits:
-                pipe.get(key)
-                pipe.ttl(key)
-            replies = await pipe.execute()
-        for index, (_, limit) in enumerate(limits):
-            count, ttl = replies[2 * index], replies[2 * index + 1]
-            if count is not None and int(count) >= limit:
-                retry_after = max(int(ttl), 1)
-                raise TooManyAttempts(retry_after, "Too many failed logins; try again later")
+        """Raises 429 with `Retry-After` when either count is at its limit."""
+        for limiter, subject in self._counts(email, address):
+            retry_after = await limiter.retry_after(subject)
+            if retry_after is not None:
+                raise TooManyFailedLogins(retry_after)
 
     async def record_failure(self, email: str, address: str) -> None:
-        window = self.settings.login_window_seconds
-        async with self.redis.pipeline(transaction=True) as pipe:
-            for key, _ in self._limits(email, address):
-                pipe.incr(key)
-                pipe.expire(key, window, nx=True)
-            await pipe.execute()
+        for limiter, subject in self._counts(email, address):
+            await limiter.note_failure(subject)
 
     async def forget_failures(self, email: str) -> None:
-        await self.redis.delete(email_key(email))
+        await self.by_email.reset(email_subject(email))

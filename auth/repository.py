@@ -1,70 +1,92 @@
-"""All SQL of the auth service."""
+"""All SQL of the auth service: one repository per table, used through `AuthUnitOfWork`."""
 
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from auth.errors import EmailTaken
 from auth.models import RefreshToken, User
 
 
-async def user_by_email(session: AsyncSession, email: str) -> User | None:
-    return (await session.execute(select(User).where(User.email == email))).scalar_one_or_none()
+class UserRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def by_email(self, email: str) -> User | None:
+        statement = select(User).where(User.email == email)
+        return (await self._session.execute(statement)).scalar_one_or_none()
+
+    async def by_id(self, user_id: uuid.UUID, *, for_update: bool = False) -> User | None:
+        statement = select(User).where(User.id == user_id)
+        if for_update:
+            statement = statement.with_for_update()
+        return (await self._session.execute(statement)).scalar_one_or_none()
+
+    async def by_ids(self, ids: Sequence[uuid.UUID]) -> list[User]:
+        statement = select(User).where(User.id.in_(ids))
+        return list((await self._session.execute(statement)).scalars())
+
+    async def add(self, user: User) -> User:
+        """Inserts the account at once, so a taken email is known before anything else is
+        written: `EmailTaken`."""
+        self._session.add(user)
+        try:
+            await self._session.flush()
+        except IntegrityError as exc:
+            raise EmailTaken() from exc
+        return user
 
 
-async def user_by_id(session: AsyncSession, user_id: uuid.UUID, *, for_update=False) -> User | None:
-    statement = select(User).where(User.id == user_id)
-    if for_update:
-        statement = statement.with_for_update()
-    return (await session.execute(statement)).scalar_one_or_none()
+class RefreshTokenRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
 
+    def add(self, token: RefreshToken) -> None:
+        """Written with the rest of the transaction at commit."""
+        self._session.add(token)
 
-async def users_by_ids(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[User]:
-    return list((await session.execute(select(User).where(User.id.in_(ids)))).scalars())
+    async def by_hash(self, token_hash: str) -> RefreshToken | None:
+        statement = select(RefreshToken).where(RefreshToken.token_hash == token_hash)
+        return (await self._session.execute(statement)).scalar_one_or_none()
 
+    async def reload(self, token: RefreshToken) -> RefreshToken:
+        """The token as the database has it now (another transaction may have spent it)."""
+        await self._session.refresh(token)
+        return token
 
-async def spend_refresh_token(
-    session: AsyncSession, token_hash: str, now: datetime
-) -> RefreshToken | None:
-    """Marks a live token spent and returns it; None when it is unknown, spent, revoked or
-    expired. One conditional UPDATE, so two concurrent refreshes cannot both win."""
-    statement = (
-        update(RefreshToken)
-        .where(
-            RefreshToken.token_hash == token_hash,
-            RefreshToken.used_at.is_(None),
-            RefreshToken.revoked_at.is_(None),
-            RefreshToken.expires_at > now,
+    async def spend(self, token_hash: str, now: datetime) -> RefreshToken | None:
+        """Marks a live token spent and returns it; None when it is unknown, spent, revoked or
+        expired. One conditional UPDATE, so two concurrent refreshes cannot both win."""
+        statement = (
+            update(RefreshToken)
+            .where(
+                RefreshToken.token_hash == token_hash,
+                RefreshToken.used_at.is_(None),
+                RefreshToken.revoked_at.is_(None),
+                RefreshToken.expires_at > now,
+            )
+            .values(used_at=now)
+            .returning(RefreshToken)
+            .execution_options(synchronize_session=False)
         )
-        .values(used_at=now)
-        .returning(RefreshToken)
-        .execution_options(synchronize_session=False)
-    )
-    return (await session.execute(statement)).scalar_one_or_none()
+        return (await self._session.execute(statement)).scalar_one_or_none()
 
+    async def revoke_family(self, family_id: uuid.UUID, now: datetime) -> None:
+        table = RefreshToken.__table__
+        await self._session.execute(
+            update(table)
+            .where(table.c.family_id == family_id, table.c.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
 
-async def refresh_token_by_hash(session: AsyncSession, token_hash: str) -> RefreshToken | None:
-    statement = select(RefreshToken).where(RefreshToken.token_hash == token_hash)
-    return (await session.execute(statement)).scalar_one_or_none()
-
-
-async def revoke_family(session: AsyncSession, family_id: uuid.UUID, now: datetime) -> None:
-    table = RefreshToken.__table__
-    await session.execute(
-        update(table)
-        .where(table.c.family_id == family_id, table.c.revoked_at.is_(None))
-        .values(revoked_at=now)
-    )
-
-
-async def revoke_user_refresh_tokens(
-    session: AsyncSession, user_id: uuid.UUID, now: datetime
-) -> None:
-    table = RefreshToken.__table__
-    await session.execute(
-        update(table)
-        .where(table.c.user_id == user_id, table.c.revoked_at.is_(None))
-        .values(revoked_at=now)
-    )
+    async def revoke_all_of_user(self, user_id: uuid.UUID, now: datetime) -> None:
+        table = RefreshToken.__table__
+        await self._session.execute(
+            update(table)
+            .where(table.c.user_id == user_id, table.c.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )

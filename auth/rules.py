@@ -2,8 +2,15 @@
 
 import uuid
 
-from auth.errors import AccountBlocked, AccountDeleted, InvalidCredentials, UnknownRole
-from core.errors import AppError, Forbidden
+from auth.errors import (
+    AccountBlocked,
+    AuthError,
+    CannotChangeOwnStatus,
+    InvalidCredentials,
+    OnlyAdminChangesAdmin,
+    UnknownRole,
+    UserDeleted,
+)
 from core.security import ROLES
 
 ACTIVE = "active"
@@ -13,10 +20,10 @@ DELETED = "deleted"
 
 def ensure_role(role: str) -> None:
     if role not in ROLES:
-        raise UnknownRole(f"Role must be one of {', '.join(ROLES)}")
+        raise UnknownRole()
 
 
-def login_refusal(status: str) -> AppError | None:
+def login_refusal(status: str) -> AuthError | None:
     """Why an account with the right password still may not have tokens, if it may not."""
     if status == BLOCKED:
         return AccountBlocked()
@@ -31,8 +38,8 @@ def ensure_may_change_status(
 ) -> None:
     """Operators block and unblock users; only an admin touches an admin; nobody themselves."""
     if actor_id == target_id:
-        raise Forbidden("You cannot block or unblock your own account")
+        raise CannotChangeOwnStatus()
     if target_role == "admin" and actor_role != "admin":
-        raise Forbidden("Only an admin can block or unblock an admin")
+        raise OnlyAdminChangesAdmin()
     if status == DELETED:
-        raise AccountDeleted()
+        raise UserDeleted()

@@ -8,21 +8,18 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy.exc import IntegrityError
-
-from auth import repository, rules
+from auth import rules
 from auth.config import get_auth_settings
 from auth.errors import (
-    AccountNotFound,
-    EmailTaken,
     InvalidCredentials,
     InvalidRefreshToken,
     RefreshTokenExpired,
     RefreshTokenReused,
     RefreshTokenRevoked,
+    UserNotFound,
     WeakPassword,
 )
-from auth.models import RefreshToken, User, outbox
+from auth.models import RefreshToken, User
 from auth.passwords import (
     hash_password_async,
     password_problems,
@@ -31,9 +28,8 @@ from auth.passwords import (
 from auth.ratelimit import LoginLimiter
 from auth.revocation import revoke_access_token, revoke_all_access_tokens
 from auth.tokens import issue_access_token, new_refresh_token, refresh_token_hash
+from auth.uow import AuthUnitOfWork, auth_uow
 from core.config import get_settings
-from core.db import get_sessionmaker
-from core.outbox import UnitOfWork
 from core.redis import get_redis
 from core.security import Principal
 from core.streams import AUTH_USERS
@@ -49,10 +45,6 @@ class TokenPair:
     access_token: str
     refresh_token: str
     expires_in: int
-
-
-def auth_uow() -> UnitOfWork:
-    return UnitOfWork(get_sessionmaker(get_settings().auth_database_url), outbox)
 
 
 def _redis():
@@ -80,10 +72,7 @@ def user_event_payload(user: User, occurred_at: datetime | None = None) -> dict:
 def ensure_password_policy(password: str, email: str) -> None:
     problems = password_problems(password, email)
     if problems:
-        raise WeakPassword(
-            f"The password is not acceptable: {'; '.join(problems)}",
-            details={"problems": problems},
-        )
+        raise WeakPassword(problems)
 
 
 async def register(email: str, password: str) -> User:
@@ -91,20 +80,16 @@ async def register(email: str, password: str) -> User:
     ensure_password_policy(password, email)
     user = User(email=email, password_hash=await hash_password_async(password))
     async with auth_uow() as uow:
-        uow.session.add(user)
-        try:
-            await uow.session.flush()
-        except IntegrityError as exc:
-            raise EmailTaken() from exc
+        await uow.users.add(user)
         uow.emit(AUTH_USERS, USER_REGISTERED, user.id, user_event_payload(user))
         await uow.commit()
     return user
 
 
-def _start_or_extend_family(uow: UnitOfWork, user: User, family_id: uuid.UUID) -> TokenPair:
+def _start_or_extend_family(uow: AuthUnitOfWork, user: User, family_id: uuid.UUID) -> TokenPair:
     settings = get_settings()
     refresh_token = new_refresh_token()
-    uow.session.add(
+    uow.refresh_tokens.add(
         RefreshToken(
             token_hash=refresh_token_hash(refresh_token),
             family_id=family_id,
@@ -116,24 +101,20 @@ def _start_or_extend_family(uow: UnitOfWork, user: User, family_id: uuid.UUID) -
     return TokenPair(access.token, refresh_token, settings.access_token_ttl_seconds)
 
 
-def _invalid_credentials() -> InvalidCredentials:
-    return InvalidCredentials()
-
-
 async def login(email: str, password: str, client_address: str) -> TokenPair:
     email = normalize_email(email)
     limiter = LoginLimiter(_redis(), get_auth_settings())
     await limiter.ensure_allowed(email, client_address)
     async with auth_uow() as uow:
-        user = await repository.user_by_email(uow.session, email)
-        uow.session.expunge_all()
+        user = await uow.users.by_email(email)
+        uow.detach_all()
     # argon2 runs with no database connection held.
     matches, upgraded_hash = await verify_password_async(
         password, user.password_hash if user else None
     )
     if not matches or user is None:
         await limiter.record_failure(email, client_address)
-        raise _invalid_credentials()
+        raise InvalidCredentials()
     async with auth_uow() as uow:
         # Locked and read again, so a block that commits meanwhile is seen (or sees our token).
         user = await _existing_user(uow, user.id)
@@ -148,9 +129,9 @@ async def login(email: str, password: str, client_address: str) -> TokenPair:
     return pair
 
 
-async def _end_family_of_reused_token(uow: UnitOfWork, token: RefreshToken) -> None:
+async def _end_family_of_reused_token(uow: AuthUnitOfWork, token: RefreshToken) -> None:
     """A spent token came back: someone holds a copy. End the family and every access token."""
-    await repository.revoke_family(uow.session, token.family_id, utcnow())
+    await uow.refresh_tokens.revoke_family(token.family_id, utcnow())
     await revoke_all_access_tokens(_redis(), token.user_id, get_settings())
     await uow.commit()
 
@@ -158,15 +139,15 @@ async def _end_family_of_reused_token(uow: UnitOfWork, token: RefreshToken) -> N
 async def refresh(refresh_token: str) -> TokenPair:
     token_hash = refresh_token_hash(refresh_token)
     async with auth_uow() as uow:
-        known = await repository.refresh_token_by_hash(uow.session, token_hash)
+        known = await uow.refresh_tokens.by_hash(token_hash)
         if known is None:
             raise InvalidRefreshToken()
         # Every change to a user's tokens locks the user row first: no deadlocks, and a
         # block or logout cannot miss the token this refresh adds.
         user = await _existing_user(uow, known.user_id)
-        spent = await repository.spend_refresh_token(uow.session, token_hash, utcnow())
+        spent = await uow.refresh_tokens.spend(token_hash, utcnow())
         if spent is None:
-            await uow.session.refresh(known)
+            await uow.refresh_tokens.reload(known)
             if known.used_at is not None:
                 await _end_family_of_reused_token(uow, known)
                 raise RefreshTokenReused()
@@ -186,15 +167,15 @@ async def logout(principal: Principal, family_id: uuid.UUID | None) -> None:
     if family_id is None:
         return
     async with auth_uow() as uow:
-        await repository.user_by_id(uow.session, principal.user_id, for_update=True)
-        await repository.revoke_family(uow.session, family_id, utcnow())
+        await uow.users.by_id(principal.user_id, for_update=True)
+        await uow.refresh_tokens.revoke_family(family_id, utcnow())
         await uow.commit()
 
 
-async def _existing_user(uow: UnitOfWork, user_id: uuid.UUID) -> User:
-    user = await repository.user_by_id(uow.session, user_id, for_update=True)
+async def _existing_user(uow: AuthUnitOfWork, user_id: uuid.UUID) -> User:
+    user = await uow.users.by_id(user_id, for_update=True)
     if user is None:
-        raise AccountNotFound()
+        raise UserNotFound()
     return user
 
 
@@ -203,12 +184,12 @@ async def delete_account(principal: Principal, password: str) -> None:
         user = await _existing_user(uow, principal.user_id)
         matches, _ = await verify_password_async(password, user.password_hash)
         if not matches:
-            raise _invalid_credentials()
+            raise InvalidCredentials()
         if user.status == rules.DELETED:
             return
         now = utcnow()
         user.status, user.deleted_at = rules.DELETED, now
-        await repository.revoke_user_refresh_tokens(uow.session, user.id, now)
+        await uow.refresh_tokens.revoke_all_of_user(user.id, now)
         uow.emit(AUTH_USERS, USER_DELETED, user.id, user_event_payload(user, now))
         await revoke_all_access_tokens(_redis(), user.id, get_settings())
         await uow.commit()
@@ -216,10 +197,10 @@ async def delete_account(principal: Principal, password: str) -> None:
 
 async def me(principal: Principal) -> User:
     async with auth_uow() as uow:
-        user = await repository.user_by_id(uow.session, principal.user_id)
-        uow.session.expunge_all()  # leaving without commit rolls back, which would expire it
+        user = await uow.users.by_id(principal.user_id)
+        uow.detach_all()
     if user is None:
-        raise AccountNotFound()
+        raise UserNotFound()
     return user
 
 
@@ -229,7 +210,7 @@ async def block(actor: Principal, user_id: uuid.UUID) -> None:
         user = await _existing_user(uow, user_id)
         rules.ensure_may_change_status(actor.user_id, actor.role, user.id, user.role, user.status)
         now = utcnow()
-        await repository.revoke_user_refresh_tokens(uow.session, user.id, now)
+        await uow.refresh_tokens.revoke_all_of_user(user.id, now)
         await revoke_all_access_tokens(_redis(), user.id, get_settings())
         if user.status != rules.BLOCKED:
             user.status = rules.BLOCKED
@@ -250,8 +231,8 @@ async def unblock(actor: Principal, user_id: uuid.UUID) -> None:
 async def lookup(ids: list[uuid.UUID]) -> list[User]:
     """The accounts among `ids`, in the order asked; unknown ids are left out."""
     async with auth_uow() as uow:
-        found = {user.id: user for user in await repository.users_by_ids(uow.session, ids)}
-        uow.session.expunge_all()
+        found = {user.id: user for user in await uow.users.by_ids(ids)}
+        uow.detach_all()
     return [found[user_id] for user_id in dict.fromkeys(ids) if user_id in found]
 
 
@@ -263,12 +244,10 @@ async def create_or_update_user(email: str, password: str, role: str) -> tuple[U
     ensure_password_policy(password, email)
     password_hash = await hash_password_async(password)
     async with auth_uow() as uow:
-        user = await repository.user_by_email(uow.session, email)
+        user = await uow.users.by_email(email)
         created = user is None
         if user is None:
-            user = User(email=email, password_hash=password_hash, role=role)
-            uow.session.add(user)
-            await uow.session.flush()
+            user = await uow.users.add(User(email=email, password_hash=password_hash, role=role))
             uow.emit(AUTH_USERS, USER_REGISTERED, user.id, user_event_payload(user))
         else:
             if user.role != role:

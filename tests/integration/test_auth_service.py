@@ -9,7 +9,7 @@ from passlib.hash import bcrypt
 from sqlalchemy import select
 
 from auth import service
-from auth.errors import AccountNotFound, WeakPassword
+from auth.errors import UserNotFound, WeakPassword
 from auth.models import RefreshToken, User, outbox
 from core.db import get_sessionmaker
 from core.errors import AppError, Forbidden, NotAuthenticated
@@ -158,7 +158,7 @@ async def test_an_operator_cannot_block_an_admin(settings):
     operator = Principal(uuid.uuid4(), "operator", "jti", 0.0, 0.0)
     with pytest.raises(Forbidden):
         await service.block(operator, admin.id)
-    with pytest.raises(AccountNotFound):
+    with pytest.raises(UserNotFound):
         await service.block(operator, uuid.uuid4())
 
 

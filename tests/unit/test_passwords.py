@@ -6,7 +6,7 @@ import pytest
 from passlib.hash import bcrypt
 
 from auth import rules
-from auth.errors import AccountDeleted, UnknownRole
+from auth.errors import UnknownRole, UserDeleted
 from auth.passwords import DUMMY_HASH, hash_password, password_problems, verify_password
 from core.errors import Forbidden, NotAuthenticated
 
@@ -80,5 +80,5 @@ def test_status_changes_respect_roles():
         rules.ensure_may_change_status(operator, "operator", target, "admin", "active")
     with pytest.raises(Forbidden):
         rules.ensure_may_change_status(operator, "operator", operator, "operator", "active")
-    with pytest.raises(AccountDeleted):
+    with pytest.raises(UserDeleted):
         rules.ensure_may_change_status(operator, "operator", target, "user", "deleted")

@@ -1,0 +1,88 @@
+"""Failures per subject over a sliding window, counted in a Redis sorted set.
+
+Each failure adds a member scored by its time under `<name>:<subject>`; a subject with `limit`
+failures in the last `window_seconds` is refused until enough of them leave the window.
+Callers note real failures only, never the refusals, so `Retry-After` tells the truth.
+
+When Redis does not answer, a fail-open limiter logs a warning and lets the call through
+(nothing is counted); a fail-closed one lets the Redis error propagate.
+"""
+
+import logging
+import math
+import time
+import uuid
+from collections.abc import Callable
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+log = logging.getLogger(__name__)
+
+
+class SlidingWindowLimiter:
+    def __init__(
+        self,
+        redis: Redis,
+        name: str,
+        limit: int,
+        window_seconds: int,
+        *,
+        fail_open: bool = True,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.redis = redis
+        self.name = name
+        self.limit = limit
+        self.window_seconds = window_seconds
+        self.fail_open = fail_open
+        self._clock = clock
+
+    def key(self, subject: str) -> str:
+        return f"{self.name}:{subject}"
+
+    async def retry_after(self, subject: str) -> int | None:
+        """Seconds until the subject may try again, or None when it is under the limit."""
+        now = self._clock()
+        key = self.key(subject)
+        try:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.zremrangebyscore(key, "-inf", now - self.window_seconds)
+                pipe.zcard(key)
+                # The failure whose leaving brings the count under the limit.
+                pipe.zrange(key, -self.limit, -self.limit, withscores=True)
+                _, count, deciding = await pipe.execute()
+        except RedisError:
+            if not self.fail_open:
+                raise
+            self._warn("letting the attempt through")
+            return None
+        if count < self.limit:
+            return None
+        deciding_at = deciding[0][1] if deciding else now
+        return max(math.ceil(deciding_at + self.window_seconds - now), 1)
+
+    async def note_failure(self, subject: str) -> None:
+        now = self._clock()
+        key = self.key(subject)
+        try:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.zadd(key, {uuid.uuid4().hex: now})
+                pipe.expire(key, self.window_seconds + 1)
+                await pipe.execute()
+        except RedisError:
+            if not self.fail_open:
+                raise
+            self._warn("failure not counted")
+
+    async def reset(self, subject: str) -> None:
+        """Forgets the subject's failures."""
+        try:
+            await self.redis.delete(self.key(subject))
+        except RedisError:
+            if not self.fail_open:
+                raise
+            self._warn("failures not reset")
+
+    def _warn(self, consequence: str) -> None:
+        log.warning("rate limiter %s unavailable; %s", self.name, consequence, exc_info=True)
