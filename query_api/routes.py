@@ -9,8 +9,9 @@ from fastapi.responses import StreamingResponse
 
 from core.security import CurrentOperator, CurrentPrincipal
 from loyalty.read.postgres import AttemptFilter
+from loyalty.schemas import PurchaseOut
 from query_api.deps import ReadSideDep
-from query_api.schemas import ActivePromocode, AttemptOut, PromocodeOut, PromocodePage, PurchaseOut
+from query_api.schemas import ActivePromocode, AttemptOut, PromocodeOut, PromocodePage
 
 PREFIX = "/api/v1/loyalty"
 router = APIRouter(prefix=PREFIX)
@@ -33,7 +34,7 @@ async def purchases(
 ) -> list[PurchaseOut]:
     """The caller's purchases, newest first."""
     found = await reads.purchases(principal.user_id, limit, offset)
-    return [PurchaseOut.of(p) for p in found]
+    return [PurchaseOut.model_validate(p) for p in found]
 
 
 @router.get("/promocodes", response_model=PromocodePage, tags=["operator"])

@@ -1,4 +1,5 @@
-"""Response models of query_api (API.md)."""
+"""Response models of query_api (API.md); a purchase is answered as command_api answers it
+(`loyalty.schemas.PurchaseOut`)."""
 
 import uuid
 from datetime import datetime
@@ -17,30 +18,6 @@ class ActivePromocode(BaseModel):
     tariff_ids: list[int]
     uses_left_for_you: int | None = Field(description="null: unlimited")
     uses_left_total: int | None = Field(description="null: unlimited")
-
-
-class PurchaseOut(BaseModel):
-    purchase_id: uuid.UUID
-    status: str
-    tariff_id: int
-    promocode_id: int | None
-    code: str | None
-    base_price: int
-    discount: int
-    final_price: int
-    currency: str
-    discount_type: str | None
-    trial_days: int | None
-    source: str
-    created_at: datetime
-    expires_at: datetime | None
-    paid_at: datetime | None
-    cancelled_at: datetime | None
-    cancel_reason: str | None
-
-    @classmethod
-    def of(cls, snapshot: dict) -> "PurchaseOut":
-        return cls.model_validate({**snapshot, "purchase_id": snapshot["id"]})
 
 
 class PromocodeOut(PromocodeFields):

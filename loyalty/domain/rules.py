@@ -8,32 +8,13 @@ asks them before it takes a limit; the read side asks the same ones to list a us
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Protocol
+from typing import TYPE_CHECKING
 
 from loyalty.domain import errors
 from loyalty.domain.enums import Audience, DiscountType, UserStatus
 
-
-class TariffTerms(Protocol):
-    id: int
-    price: int
-    is_active: bool
-
-
-class CodeTerms(Protocol):
-    """What the rules read of a promo code (a `Promocode` row fits)."""
-
-    id: int
-    discount_type: str
-    value: int
-    valid_from: datetime
-    valid_until: datetime | None
-    max_uses: int | None
-    uses: int
-    per_user_limit: int | None
-    tariff_ids: list[int]
-    audience: str
-    is_active: bool
+if TYPE_CHECKING:  # the rules read these fields; a read-side snapshot with them fits too
+    from loyalty.models import Promocode, Tariff
 
 
 @dataclass(frozen=True)
@@ -121,8 +102,8 @@ def price(discount_type: str, value: int, base_price: int) -> Quote:
 
 def rejection(
     *,
-    tariff: TariffTerms | None,
-    promocode: CodeTerms | None,
+    tariff: "Tariff | None",
+    promocode: "Promocode | None",
     assigned_to_user: bool,
     user_status: str | None,
     user_uses: int,
@@ -149,7 +130,7 @@ def rejection(
 
 
 def code_rejection(
-    promocode: CodeTerms,
+    promocode: "Promocode",
     *,
     assigned_to_user: bool,
     user_status: str | None,
@@ -178,7 +159,7 @@ def code_rejection(
     return None
 
 
-def uses_left_for_user(code: CodeTerms, user_uses: int) -> int | None:
+def uses_left_for_user(code: "Promocode", user_uses: int) -> int | None:
     """What this user can still take: their own limit, bounded by what is left for everyone."""
     mine = uses_left(code.per_user_limit, user_uses)
     total = uses_left(code.max_uses, code.uses)

@@ -251,23 +251,29 @@ async def _own_purchase(
     return purchase
 
 
-async def _cancel(
-    uow: LoyaltyUnitOfWork, purchase: Purchase, now: datetime, reason: str
+async def _settle(
+    uow: LoyaltyUnitOfWork, purchase: Purchase, now: datetime, *, cancel_reason: str | None
 ) -> Purchase | None:
-    """pending → cancelled and the use given back, exactly once; None when not pending."""
-    cancelled = await uow.purchases.mark_cancelled(purchase.id, now, reason)
-    if cancelled is None:
+    """pending → paid (no `cancel_reason`) or cancelled (its use given back), with its event,
+    exactly once; None when a concurrent confirm or cancel settled it first."""
+    if cancel_reason is None:
+        settled = await uow.purchases.mark_paid(purchase.id, now)
+        event_type = events.PURCHASE_PAID
+    else:
+        settled = await uow.purchases.mark_cancelled(purchase.id, now, cancel_reason)
+        event_type = events.PURCHASE_CANCELLED
+    if settled is None:
         return None
     counters = None
-    if cancelled.promocode_id is not None:
-        counters = await uow.uses.give_back(cancelled.promocode_id, cancelled.user_id)
-    uow.emit(
-        LOYALTY_EVENTS,
-        events.PURCHASE_CANCELLED,
-        cancelled.id,
-        events.purchase_payload(cancelled, counters),
-    )
-    return cancelled
+    if settled.promocode_id is not None:
+        code_id, user_id = settled.promocode_id, settled.user_id
+        counters = await (
+            uow.uses.counters(code_id, user_id)
+            if cancel_reason is None
+            else uow.uses.give_back(code_id, user_id)
+        )
+    uow.emit(LOYALTY_EVENTS, event_type, settled.id, events.purchase_payload(settled, counters))
+    return settled
 
 
 async def _answer(
@@ -277,23 +283,6 @@ async def _answer(
     await uow.idempotency.record(claim, status_code, out.model_dump(mode="json"))
     await uow.commit()
     return out
-
-
-async def _pay(uow: LoyaltyUnitOfWork, purchase: Purchase, now: datetime) -> Purchase | None:
-    """pending → paid with its event; None when a concurrent cancel or confirm settled it."""
-    paid = await uow.purchases.mark_paid(purchase.id, now)
-    if paid is None:
-        return None
-    counters = None
-    if paid.promocode_id is not None:
-        counters = await uow.uses.counters(paid.promocode_id, paid.user_id)
-    uow.emit(
-        LOYALTY_EVENTS,
-        events.PURCHASE_PAID,
-        paid.id,
-        events.purchase_payload(paid, counters),
-    )
-    return paid
 
 
 async def confirm_purchase(
@@ -314,13 +303,13 @@ async def confirm_purchase(
         purchase = await _own_purchase(uow, data.purchase_id, actor_id)
         if purchase.status == PurchaseStatus.pending:
             if purchase.expires_at is not None and purchase.expires_at <= now:
-                if await _cancel(uow, purchase, now, RESERVATION_EXPIRED) is not None:
+                if await _settle(uow, purchase, now, cancel_reason=RESERVATION_EXPIRED) is not None:
                     error = errors.ReservationExpired()
                     await uow.idempotency.record_error(claim, error)
                     await uow.commit()
                     raise error
             else:
-                paid = await _pay(uow, purchase, now)
+                paid = await _settle(uow, purchase, now, cancel_reason=None)
                 if paid is not None:
                     return await _answer(uow, claim, paid)
             # A concurrent cancel or confirm settled it first: answer from what it became.
@@ -350,7 +339,7 @@ async def cancel_use_promocode(
         purchase = await _own_purchase(uow, data.purchase_id, actor_id)
         if purchase.status == PurchaseStatus.pending:
             reason = data.reason or DEFAULT_CANCEL_REASON
-            cancelled = await _cancel(uow, purchase, now, reason)
+            cancelled = await _settle(uow, purchase, now, cancel_reason=reason)
             if cancelled is not None:
                 return await _answer(uow, claim, cancelled)
             purchase = await uow.purchases.get(purchase.id)
@@ -376,7 +365,7 @@ async def expire_reservation(purchase_id: uuid.UUID, *, ctx: Context | None = No
             or purchase.expires_at > now
         ):
             return False
-        if await _cancel(uow, purchase, now, RESERVATION_EXPIRED) is None:
+        if await _settle(uow, purchase, now, cancel_reason=RESERVATION_EXPIRED) is None:
             return False
         await uow.commit()
         return True

@@ -38,49 +38,19 @@ GROUP_PREFIX = "rm:group:"
 CODES_SUFFIX = ":codes"
 
 
-def seen(event_id: str) -> str:
-    return f"rm:seen:{event_id}"
-
-
-def code(code_id: int | str) -> str:
-    return f"{CODE_PREFIX}{code_id}"
-
-
-def code_failures(code_id: int | str) -> str:
-    return f"{CODE_PREFIX}{code_id}:failures"
+# Each key of one thing: its template's `.format`, e.g. `code(5)` is "rm:code:5".
+seen = "rm:seen:{}".format
+code = (CODE_PREFIX + "{}").format
+code_failures = (CODE_PREFIX + "{}:failures").format
+batch = "rm:batch:{}".format
+user = "rm:user:{}".format
+user_codes = ("rm:user:{}" + CODES_SUFFIX).format
+user_groups = "rm:user:{}:groups".format
+group_codes = (GROUP_PREFIX + "{}" + CODES_SUFFIX).format
+user_uses = "rm:uses:{}".format
+purchase = "rm:purchase:{}".format
+user_purchases = "rm:purchases:{}".format
 
 
 def code_id_by_text(text: str) -> str:
     return f"{CODE_ID_PREFIX}{text.upper()}"
-
-
-def batch(batch_id: object) -> str:
-    return f"rm:batch:{batch_id}"
-
-
-def user(user_id: object) -> str:
-    return f"rm:user:{user_id}"
-
-
-def user_codes(user_id: object) -> str:
-    return f"rm:user:{user_id}{CODES_SUFFIX}"
-
-
-def user_groups(user_id: object) -> str:
-    return f"rm:user:{user_id}:groups"
-
-
-def group_codes(group_id: object) -> str:
-    return f"{GROUP_PREFIX}{group_id}{CODES_SUFFIX}"
-
-
-def user_uses(user_id: object) -> str:
-    return f"rm:uses:{user_id}"
-
-
-def purchase(purchase_id: object) -> str:
-    return f"rm:purchase:{purchase_id}"
-
-
-def user_purchases(user_id: object) -> str:
-    return f"rm:purchases:{user_id}"

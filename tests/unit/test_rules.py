@@ -1,11 +1,11 @@
 """The rules as pure functions: prices to the kopeck and the one reason a code fails."""
 
-from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from loyalty.domain import errors, rules
+from loyalty.models import Promocode, Tariff
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
@@ -57,30 +57,13 @@ def test_final_price_is_never_negative_nor_above_the_base(discount_type, base, v
     assert 0 <= quote.discount <= base
 
 
-@dataclass(frozen=True)
-class Tariff:
-    id: int
-    price: int
-    is_active: bool
+def replace(row, **changes):
+    return row.model_copy(update=changes)
 
 
-@dataclass(frozen=True)
-class Code:
-    id: int
-    discount_type: str
-    value: int
-    valid_from: datetime
-    valid_until: datetime | None
-    max_uses: int | None
-    uses: int
-    per_user_limit: int | None
-    tariff_ids: tuple[int, ...]
-    audience: str
-    is_active: bool
-
-
-TARIFF = Tariff(id=7, price=39_900, is_active=True)
-CODE = Code(
+TARIFF = Tariff(id=7, name="Monthly", price=39_900, is_active=True)
+CODE = Promocode(
+    code="SPRING",
     id=1,
     discount_type="percent",
     value=10,
