@@ -8,6 +8,7 @@ async with ctx.uow() as uow:
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -17,6 +18,7 @@ from core.db import get_sessionmaker
 from core.inbox import InboxRepository
 from core.outbox import UnitOfWork
 from core.redis import get_redis
+from core.streams import LOYALTY_EVENTS
 from loyalty.audience.repository import AssignmentRepository, GroupRepository, UserRepository
 from loyalty.catalog.repository import BatchRepository, PromocodeRepository, TariffRepository
 from loyalty.models import outbox, processed_events
@@ -57,6 +59,14 @@ class LoyaltyUnitOfWork(UnitOfWork):
         self.idempotency = IdempotencyRepository(session)
         self.inbox = InboxRepository(session, processed_events)
         return self
+
+    def add_event(self, type: str, aggregate_id: object, payload: dict[str, Any]) -> None:
+        """Queues a `loyalty.events` event; it is written with the change by `commit()`."""
+        self.emit(LOYALTY_EVENTS, type, aggregate_id, payload)
+
+    async def commit_event(self, type: str, aggregate_id: object, payload: dict[str, Any]) -> None:
+        self.add_event(type, aggregate_id, payload)
+        await self.commit()
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from core.streams import LOYALTY_EVENTS, Envelope
+from core.streams import Envelope
 from loyalty.catalog.handlers import require_promocode
 from loyalty.context import Context, LoyaltyUnitOfWork, default_context
 from loyalty.domain import errors, events, rules
@@ -76,8 +76,7 @@ async def _assignment_changed(
 ) -> AssignmentOut:
     if user_ids or group_ids:
         payload = events.assignment_payload(promocode_id, user_ids, group_ids)
-        uow.emit(LOYALTY_EVENTS, event_type, promocode_id, payload)
-        await uow.commit()
+        await uow.commit_event(event_type, promocode_id, payload)
     return AssignmentOut(promocode_id=promocode_id, user_ids=user_ids, group_ids=group_ids)
 
 
@@ -92,8 +91,7 @@ async def create_group(
         group = await uow.groups.add(data.name, data.description)
         if group is None:
             raise errors.GroupNameTaken()
-        uow.emit(LOYALTY_EVENTS, events.GROUP_CREATED, group.id, events.group_payload(group))
-        await uow.commit()
+        await uow.commit_event(events.GROUP_CREATED, group.id, events.group_payload(group))
     return GroupOut.model_validate(group)
 
 
@@ -122,8 +120,7 @@ async def _members_changed(
     uow: LoyaltyUnitOfWork, event_type: str, group_id: int, user_ids: list[uuid.UUID]
 ) -> MembersOut:
     if user_ids:
-        uow.emit(LOYALTY_EVENTS, event_type, group_id, events.members_payload(group_id, user_ids))
-        await uow.commit()
+        await uow.commit_event(event_type, group_id, events.members_payload(group_id, user_ids))
     return MembersOut(group_id=group_id, user_ids=user_ids)
 
 

@@ -11,7 +11,6 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 
 from core.errors import ValidationFailed
-from core.streams import LOYALTY_EVENTS
 from loyalty.catalog import generator
 from loyalty.context import Context, LoyaltyUnitOfWork, default_context
 from loyalty.domain import errors, events, rules
@@ -56,8 +55,7 @@ async def create_tariff(
         tariff = await uow.tariffs.add(data.model_dump())
         if tariff is None:
             raise errors.TariffNameTaken()
-        uow.emit(LOYALTY_EVENTS, events.TARIFF_CREATED, tariff.id, events.tariff_payload(tariff))
-        await uow.commit()
+        await uow.commit_event(events.TARIFF_CREATED, tariff.id, events.tariff_payload(tariff))
     return TariffOut.model_validate(tariff)
 
 
@@ -77,10 +75,7 @@ async def update_tariff(
         if tariff is None:
             raise errors.TariffNotFound(details={"tariff_id": tariff_id})
         if changes:
-            uow.emit(
-                LOYALTY_EVENTS, events.TARIFF_UPDATED, tariff.id, events.tariff_payload(tariff)
-            )
-            await uow.commit()
+            await uow.commit_event(events.TARIFF_UPDATED, tariff.id, events.tariff_payload(tariff))
     return TariffOut.model_validate(tariff)
 
 
@@ -107,10 +102,7 @@ async def create_promocode(
         promo = await uow.codes.add(values)
         if promo is None:
             raise errors.PromocodeCodeTaken()
-        uow.emit(
-            LOYALTY_EVENTS, events.PROMOCODE_CREATED, promo.id, events.promocode_payload(promo)
-        )
-        await uow.commit()
+        await uow.commit_event(events.PROMOCODE_CREATED, promo.id, events.promocode_payload(promo))
     return PromocodeOut.model_validate(promo)
 
 
@@ -142,10 +134,7 @@ async def update_promocode(
             promo = await uow.codes.change(promocode_id, changes)
         except IntegrityError as exc:  # a use taken meanwhile pushed uses above the new max
             raise ValidationFailed("max_uses cannot go below the uses taken") from exc
-        uow.emit(
-            LOYALTY_EVENTS, events.PROMOCODE_UPDATED, promo.id, events.promocode_payload(promo)
-        )
-        await uow.commit()
+        await uow.commit_event(events.PROMOCODE_UPDATED, promo.id, events.promocode_payload(promo))
     return PromocodeOut.model_validate(promo)
 
 
@@ -179,6 +168,5 @@ async def generate_promocodes(
         payload = events.batch_payload(
             batch_id, data.count, shape.prefix, shape.pattern, batch["length"], template
         )
-        uow.emit(LOYALTY_EVENTS, events.BATCH_GENERATED, batch_id, payload)
-        await uow.commit()
+        await uow.commit_event(events.BATCH_GENERATED, batch_id, payload)
     return BatchOut(batch_id=batch_id, count=data.count)

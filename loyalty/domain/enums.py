@@ -2,31 +2,9 @@
 
 from enum import StrEnum
 
-
-class UserStatus(StrEnum):
-    active = "active"
-    blocked = "blocked"
-    deleted = "deleted"
-
-
-class DiscountType(StrEnum):
-    percent = "percent"
-    amount = "amount"
-    fixed_price = "fixed_price"
-    trial = "trial"
-
-
-class Audience(StrEnum):
-    everyone = "everyone"
-    assigned = "assigned"
-
-
-class PurchaseStatus(StrEnum):
-    pending = "pending"
-    paid = "paid"
-    cancelled = "cancelled"
-
-
-class PurchaseSource(StrEnum):
-    user = "user"
-    operator = "operator"
+# A StrEnum's functional form gives each member its own name as its value.
+UserStatus = StrEnum("UserStatus", ["active", "blocked", "deleted"])
+DiscountType = StrEnum("DiscountType", ["percent", "amount", "fixed_price", "trial"])
+Audience = StrEnum("Audience", ["everyone", "assigned"])
+PurchaseStatus = StrEnum("PurchaseStatus", ["pending", "paid", "cancelled"])
+PurchaseSource = StrEnum("PurchaseSource", ["user", "operator"])

@@ -100,32 +100,36 @@ def price(discount_type: str, value: int, base_price: int) -> Quote:
 # ---- the one reason a code fails -------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class UseFacts:
+    """Everything the rules need to judge one use (read in one statement): the tariff and the
+    code (None when missing), whether the code reaches the user directly or through a group,
+    the user's status (None: unknown) and their uses of the code."""
+
+    tariff: "Tariff | None"
+    promocode: "Promocode | None"
+    assigned_to_user: bool
+    user_status: str | None
+    user_uses: int
+
+
 def rejection(
-    *,
-    tariff: "Tariff | None",
-    promocode: "Promocode | None",
-    assigned_to_user: bool,
-    user_status: str | None,
-    user_uses: int,
-    now: datetime,
-    mistyped: bool = False,
+    facts: UseFacts, now: datetime, *, mistyped: bool = False
 ) -> type[errors.Rejection] | None:
     """The first reason (in `errors.REJECTION_ORDER`) the code cannot be used, or None.
-
-    `assigned_to_user`: the code reaches the user directly or through a group; `mistyped`:
-    no such code, and the typed text fails the check character of a generated code's shape.
-    """
-    if tariff is None or not tariff.is_active:
+    `mistyped`: no such code, and the typed text fails the check character of a generated
+    code's shape."""
+    if facts.tariff is None or not facts.tariff.is_active:
         return errors.TariffNotFound
-    if promocode is None:
+    if facts.promocode is None:
         return errors.PromocodeMistyped if mistyped else errors.PromocodeNotFound
     return code_rejection(
-        promocode,
-        assigned_to_user=assigned_to_user,
-        user_status=user_status,
-        user_uses=user_uses,
+        facts.promocode,
+        assigned_to_user=facts.assigned_to_user,
+        user_status=facts.user_status,
+        user_uses=facts.user_uses,
         now=now,
-        tariff_id=tariff.id,
+        tariff_id=facts.tariff.id,
     )
 
 

@@ -1,11 +1,11 @@
 """The operator's "apply": paid purchases at a code's price for a list of users."""
 
 import uuid
+from dataclasses import replace
 
 from loyalty.context import Context, default_context
 from loyalty.domain import errors, rules
-from loyalty.domain.enums import Audience, PurchaseSource, PurchaseStatus
-from loyalty.models import Promocode, utcnow
+from loyalty.models import utcnow
 from loyalty.purchasing.handlers import Rejected, take_use
 from loyalty.schemas import AppliedPurchase, ApplyToUsersOut, ApplyToUsersRequest, RejectedUser
 
@@ -39,35 +39,17 @@ async def apply_to_users(
     would_take = 0
     for user_id in data.user_ids:
         async with ctx.uow() as uow:
-            current: Promocode = (
-                promo.model_copy(update={"uses": promo.uses + would_take})
-                if data.dry_run
-                else await uow.codes.get(promocode_id)
-            )
-            assigned = current.audience != Audience.assigned or await uow.assignments.reaches(
-                promocode_id, user_id
-            )
-            reason = rules.rejection(
-                tariff=tariff,
-                promocode=current,
-                assigned_to_user=assigned,
-                user_status=await uow.users.status(user_id),
-                user_uses=await uow.uses.of_user(promocode_id, user_id),
-                now=now,
-            )
+            seen = await uow.uses.snapshot(user_id, promo.code, tariff.id)
+            if data.dry_run and seen.promocode is not None:
+                counted = seen.promocode.model_copy(
+                    update={"uses": seen.promocode.uses + would_take}
+                )
+                seen = replace(seen, promocode=counted)
+            reason = rules.rejection(seen, now)
             purchase_id = None
             if reason is None and not data.dry_run:
                 try:
-                    purchase = await take_use(
-                        uow,
-                        promo=current,
-                        tariff=tariff,
-                        user_id=user_id,
-                        now=now,
-                        status=PurchaseStatus.paid,
-                        source=PurchaseSource.operator,
-                        expires_at=None,
-                    )
+                    purchase = await take_use(uow, seen.promocode, seen.tariff, user_id, now)
                     purchase_id = purchase.id
                     await uow.commit()
                 except Rejected as exc:

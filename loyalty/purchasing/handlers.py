@@ -10,7 +10,6 @@ from datetime import datetime, timedelta
 from typing import NoReturn
 
 from core.errors import AppError, TooManyAttempts
-from core.streams import LOYALTY_EVENTS
 from loyalty.catalog import generator
 from loyalty.context import Context, LoyaltyUnitOfWork, default_context
 from loyalty.domain import errors, events, rules
@@ -61,9 +60,7 @@ async def log_rejection(
             "created_at": utcnow(),
         }
     )
-    uow.emit(
-        LOYALTY_EVENTS, events.PROMOCODE_REJECTED, attempt.id, events.rejection_payload(attempt)
-    )
+    uow.add_event(events.PROMOCODE_REJECTED, attempt.id, events.rejection_payload(attempt))
 
 
 async def _reject(
@@ -115,15 +112,7 @@ async def _checked(
     seen = await uow.uses.snapshot(user_id, code, data.tariff_id)
     promo = seen.promocode
     mistyped = promo is None and generator.is_mistyped(code, await uow.batches.shapes_like(code))
-    reason = rules.rejection(
-        tariff=seen.tariff,
-        promocode=promo,
-        assigned_to_user=seen.assigned_to_user,
-        user_status=seen.user_status,
-        user_uses=seen.user_uses,
-        now=now,
-        mistyped=mistyped,
-    )
+    reason = rules.rejection(seen, now, mistyped=mistyped)
     if reason is not None:
         raise Rejected(reason, promo.id if promo else None)
     return promo, seen.tariff
@@ -159,17 +148,20 @@ async def apply_promocode(
 
 async def take_use(
     uow: LoyaltyUnitOfWork,
-    *,
     promo: Promocode,
     tariff: Tariff,
     user_id: uuid.UUID,
     now: datetime,
-    status: PurchaseStatus,
-    source: PurchaseSource,
-    expires_at: datetime | None,
+    *,
+    reserved_until: datetime | None = None,
 ) -> Purchase:
     """Takes the user's use, records the purchase, then takes the code's use (conditional
-    updates, in this order on every path so locks are always taken alike), and emits."""
+    updates, in this order on every path so locks are always taken alike), and emits.
+
+    A buyer's use is a pending purchase `reserved_until` a time; without one it is the
+    operator's paid purchase."""
+    status = PurchaseStatus.paid if reserved_until is None else PurchaseStatus.pending
+    source = PurchaseSource.operator if reserved_until is None else PurchaseSource.user
     user_uses = await uow.uses.take_user_use(promo.id, user_id, promo.per_user_limit)
     if user_uses is None:
         raise Rejected(errors.UserLimitReached, promo.id)
@@ -190,7 +182,7 @@ async def take_use(
             "trial_days": quote.trial_days,
             "source": source,
             "created_at": now,
-            "expires_at": expires_at,
+            "expires_at": reserved_until,
             "paid_at": now if status is PurchaseStatus.paid else None,
         }
     )
@@ -201,8 +193,7 @@ async def take_use(
         raise Rejected(errors.PromocodeExhausted, promo.id)
     promocode_uses, version = taken
     event_type = events.PURCHASE_PAID if status is PurchaseStatus.paid else events.PURCHASE_RESERVED
-    uow.emit(
-        LOYALTY_EVENTS,
+    uow.add_event(
         event_type,
         purchase.id,
         events.purchase_payload(purchase, events.Counters(promocode_uses, user_uses, version)),
@@ -224,16 +215,8 @@ async def use_promocode(
     try:
         async with ctx.uow() as uow:
             promo, tariff = await _checked(uow, actor_id, data, now)
-            purchase = await take_use(
-                uow,
-                promo=promo,
-                tariff=tariff,
-                user_id=actor_id,
-                now=now,
-                status=PurchaseStatus.pending,
-                source=PurchaseSource.user,
-                expires_at=now + timedelta(seconds=ctx.settings.reservation_ttl_seconds),
-            )
+            expiry = now + timedelta(seconds=ctx.settings.reservation_ttl_seconds)
+            purchase = await take_use(uow, promo, tariff, actor_id, now, reserved_until=expiry)
             return await _answer(uow, claim, purchase, 201)
     except Rejected as rejected:
         await _reject(ctx, rejected, user_id=actor_id, data=data, endpoint=USE, claim=claim)
@@ -272,7 +255,7 @@ async def _settle(
             if cancel_reason is None
             else uow.uses.give_back(code_id, user_id)
         )
-    uow.emit(LOYALTY_EVENTS, event_type, settled.id, events.purchase_payload(settled, counters))
+    uow.add_event(event_type, settled.id, events.purchase_payload(settled, counters))
     return settled
 
 

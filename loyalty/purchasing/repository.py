@@ -6,7 +6,6 @@ The hot path's statements are named below.
 """
 
 import uuid
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -16,6 +15,7 @@ from core.repository import Repository
 from loyalty.audience.repository import codes_assigned_to, users
 from loyalty.domain.enums import PurchaseStatus
 from loyalty.domain.events import Counters
+from loyalty.domain.rules import UseFacts
 from loyalty.models import Promocode, PromocodeAttempt, PromocodeUserUses, Purchase, Tariff
 
 tariffs = Tariff.__table__
@@ -60,17 +60,6 @@ GIVE_BACK_CODE_USE = text(
 )
 
 
-@dataclass(frozen=True)
-class UseSnapshot:
-    """Everything the rules need to judge one use, read in one statement."""
-
-    tariff: Tariff | None
-    promocode: Promocode | None
-    assigned_to_user: bool
-    user_status: str | None
-    user_uses: int
-
-
 def _columns(row: Any, prefix: str, model: type) -> dict[str, Any] | None:
     values = {c.name: row[f"{prefix}{c.name}"] for c in model.__table__.c}
     return None if values["id"] is None else values
@@ -79,7 +68,7 @@ def _columns(row: Any, prefix: str, model: type) -> dict[str, Any] | None:
 class UseRepository(Repository):
     """A code's uses and each user's: the snapshot the rules judge, then the limits."""
 
-    async def snapshot(self, user_id: uuid.UUID, code: str, tariff_id: int) -> UseSnapshot:
+    async def snapshot(self, user_id: uuid.UUID, code: str, tariff_id: int) -> UseFacts:
         """The tariff, the code, whether it reaches the user, their status and their uses of
         it: one round trip (a plain read; the limits are taken later by conditional updates)."""
         t, p = tariffs.alias("t"), promocodes.alias("p")
@@ -98,7 +87,7 @@ class UseRepository(Repository):
         ).select_from(one.outerjoin(t, t.c.id == tariff_id).outerjoin(p, p.c.code == code))
         row = (await self.session.execute(statement)).one()._mapping
         tariff, promocode = _columns(row, "t_", Tariff), _columns(row, "p_", Promocode)
-        return UseSnapshot(
+        return UseFacts(
             tariff=None if tariff is None else Tariff(**tariff),
             promocode=None if promocode is None else Promocode(**promocode),
             assigned_to_user=bool(row["reaches_user"]),

@@ -82,12 +82,15 @@ OK = {
     "assigned_to_user": False,
     "user_status": "active",
     "user_uses": 0,
-    "now": NOW,
 }
 
 
-def check(**changes) -> type[errors.Rejection] | None:
-    return rules.rejection(**{**OK, **changes})
+def judge(state: dict, mistyped: bool = False) -> type[errors.Rejection] | None:
+    return rules.rejection(rules.UseFacts(**state), NOW, mistyped=mistyped)
+
+
+def check(mistyped: bool = False, **changes) -> type[errors.Rejection] | None:
+    return judge({**OK, **changes}, mistyped)
 
 
 def test_a_valid_code_has_no_reason():
@@ -148,7 +151,6 @@ ALL_BROKEN = {
     "assigned_to_user": False,
     "user_status": "blocked",
     "user_uses": 1,
-    "now": NOW,
 }
 FIXES = [
     (errors.TariffNotFound, {"tariff": TARIFF}),
@@ -168,7 +170,7 @@ def test_reasons_come_in_the_documented_order():
     seen = []
     # not_started and expired cannot both hold: move the window to the past in between.
     for expected, fix in FIXES:
-        assert rules.rejection(**state) == expected
+        assert judge(state) == expected
         seen.append(expected)
         if fix == "expired":
             state["promocode"] = replace(state["promocode"], valid_until=NOW + timedelta(days=1))
@@ -183,7 +185,7 @@ def test_reasons_come_in_the_documented_order():
         if code_fields:
             state["promocode"] = replace(state["promocode"], **code_fields)
         state.update(other)
-    assert rules.rejection(**state) is None
+    assert judge(state) is None
     missing_code = (errors.PromocodeNotFound, errors.PromocodeMistyped)
     assert seen == [r for r in errors.REJECTION_ORDER if r not in missing_code]
 
