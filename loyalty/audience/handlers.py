@@ -88,9 +88,7 @@ async def create_group(
 ) -> GroupOut:
     ctx = ctx or default_context()
     async with ctx.uow() as uow:
-        group = await uow.groups.add(data.name, data.description)
-        if group is None:
-            raise errors.GroupNameTaken()
+        group = await uow.groups.add(data.model_dump())
         await uow.commit_event(events.GROUP_CREATED, group.id, events.group_payload(group))
     return GroupOut.model_validate(group)
 

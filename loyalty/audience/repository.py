@@ -12,7 +12,8 @@ from typing import Any
 from sqlalchemy import Select, delete, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from core.repository import Repository
+from core.repository import Repository, RowRepository
+from loyalty.domain.errors import GroupNameTaken
 from loyalty.models import GroupMember, PromocodeAssignment, User, UserGroup
 
 users = User.__table__
@@ -59,16 +60,8 @@ class UserRepository(Repository):
         )
 
 
-class GroupRepository(Repository):
-    async def add(self, name: str, description: str) -> UserGroup | None:
-        """None when the name is taken."""
-        return await self._first(
-            pg_insert(groups)
-            .values(name=name, description=description, created_at=func.now())
-            .on_conflict_do_nothing(index_elements=[groups.c.name])
-            .returning(*groups.c),
-            UserGroup,
-        )
+class GroupRepository(RowRepository[UserGroup]):
+    model, unique, taken = UserGroup, "name", GroupNameTaken
 
     async def existing_ids(self, group_ids: Sequence[int]) -> set[int]:
         return set(await self._scalars(select(groups.c.id).where(groups.c.id.in_(group_ids))))

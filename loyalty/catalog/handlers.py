@@ -53,8 +53,6 @@ async def create_tariff(
     ctx = ctx or default_context()
     async with ctx.uow() as uow:
         tariff = await uow.tariffs.add(data.model_dump())
-        if tariff is None:
-            raise errors.TariffNameTaken()
         await uow.commit_event(events.TARIFF_CREATED, tariff.id, events.tariff_payload(tariff))
     return TariffOut.model_validate(tariff)
 
@@ -100,8 +98,6 @@ async def create_promocode(
     async with ctx.uow() as uow:
         await require_tariffs(uow, data.tariff_ids)
         promo = await uow.codes.add(values)
-        if promo is None:
-            raise errors.PromocodeCodeTaken()
         await uow.commit_event(events.PROMOCODE_CREATED, promo.id, events.promocode_payload(promo))
     return PromocodeOut.model_validate(promo)
 

@@ -4,12 +4,13 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import String, bindparam, func, insert, literal, select, update
+from sqlalchemy import String, bindparam, func, insert, literal, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from core.repository import Repository
+from core.repository import Repository, RowRepository
 from loyalty.catalog.generator import CodeShape
+from loyalty.domain.errors import PromocodeCodeTaken, TariffNameTaken
 from loyalty.models import Promocode, PromocodeBatch, Tariff
 
 tariffs = Tariff.__table__
@@ -17,9 +18,8 @@ promocodes = Promocode.__table__
 batches = PromocodeBatch.__table__
 
 
-class TariffRepository(Repository):
-    async def get(self, tariff_id: int) -> Tariff | None:
-        return await self._first(select(tariffs).where(tariffs.c.id == tariff_id), Tariff)
+class TariffRepository(RowRepository[Tariff]):
+    model, unique, taken = Tariff, "name", TariffNameTaken
 
     async def by_name(self, name: str) -> Tariff | None:
         return await self._first(select(tariffs).where(tariffs.c.name == name), Tariff)
@@ -27,54 +27,16 @@ class TariffRepository(Repository):
     async def existing_ids(self, tariff_ids: Sequence[int]) -> set[int]:
         return set(await self._scalars(select(tariffs.c.id).where(tariffs.c.id.in_(tariff_ids))))
 
-    async def add(self, values: dict[str, Any]) -> Tariff | None:
-        """None when the name is taken."""
-        return await self._first(
-            pg_insert(tariffs)
-            .values(**values, created_at=func.now(), updated_at=func.now())
-            .on_conflict_do_nothing(index_elements=[tariffs.c.name])
-            .returning(*tariffs.c),
-            Tariff,
-        )
 
-    async def change(self, tariff_id: int, values: dict[str, Any]) -> Tariff | None:
-        return await self._first(
-            update(tariffs)
-            .where(tariffs.c.id == tariff_id)
-            .values(**values, updated_at=func.now())
-            .returning(*tariffs.c),
-            Tariff,
-        )
-
-
-class PromocodeRepository(Repository):
-    async def get(self, promocode_id: int) -> Promocode | None:
-        return await self._first(
-            select(promocodes).where(promocodes.c.id == promocode_id), Promocode
-        )
+class PromocodeRepository(RowRepository[Promocode]):
+    model, unique, taken = Promocode, "code", PromocodeCodeTaken
 
     async def by_code(self, code: str) -> Promocode | None:
         return await self._first(select(promocodes).where(promocodes.c.code == code), Promocode)
 
-    async def add(self, values: dict[str, Any]) -> Promocode | None:
-        """None when the code is taken."""
-        return await self._first(
-            pg_insert(promocodes)
-            .values(**values, created_at=func.now(), updated_at=func.now())
-            .on_conflict_do_nothing(index_elements=[promocodes.c.code])
-            .returning(*promocodes.c),
-            Promocode,
-        )
-
     async def change(self, promocode_id: int, values: dict[str, Any]) -> Promocode | None:
         """Every UPDATE of a code bumps its version (read models keep the newest)."""
-        return await self._first(
-            update(promocodes)
-            .where(promocodes.c.id == promocode_id)
-            .values(**values, version=promocodes.c.version + 1, updated_at=func.now())
-            .returning(*promocodes.c),
-            Promocode,
-        )
+        return await super().change(promocode_id, {**values, "version": promocodes.c.version + 1})
 
     async def add_many(self, codes: Sequence[str], terms: dict[str, Any]) -> int:
         """Inserts the codes not taken yet, each with the same `terms` (one statement);
