@@ -1,6 +1,7 @@
 """SQLAdmin screens. Reads come straight from the tables; every write goes through the same
 handlers as command_api (`loyalty.handlers`), so the admin obeys the same rules and emits the
-same events. Nothing is hard-deleted: a code is disabled, never removed."""
+same events. Codes and tariffs are never deleted (a code is disabled); group members and
+assignments are removed."""
 
 import uuid
 from typing import Any, TypeVar, get_args

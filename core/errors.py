@@ -98,6 +98,11 @@ class ServiceUnavailable(AppError):
     message = "A dependency is not answering; try again shortly"
 
 
+class DependencyUnavailable(ServiceUnavailable):
+    code = "dependency_unavailable"
+    message = "A dependency is not answering"
+
+
 class InternalError(AppError):
     status_code = 500
     code = "internal_error"

@@ -9,6 +9,8 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from core.errors import DependencyUnavailable
+
 Check = Callable[[], Awaitable[object]]
 
 
@@ -39,18 +41,11 @@ def health_router(checks: dict[str, Check], timeout: float = 2.0) -> APIRouter:
         results = await asyncio.gather(*(run(c) for c in checks.values()))
         failing = [name for name, ok in zip(checks, results, strict=True) if not ok]
         if failing:
-            return JSONResponse(
-                {
-                    "status": "unavailable",
-                    "failing": failing,
-                    "error": {
-                        "code": "dependency_unavailable",
-                        "message": f"Not answering: {', '.join(failing)}",
-                        "details": {"failing": failing},
-                    },
-                },
-                status_code=503,
+            error = DependencyUnavailable(
+                f"Not answering: {', '.join(failing)}", details={"failing": failing}
             )
+            body = {"status": "unavailable", "failing": failing, **error.body()}
+            return JSONResponse(body, status_code=error.status_code)
         return JSONResponse({"status": "ok"})
 
     return router

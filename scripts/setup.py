@@ -121,7 +121,8 @@ def ensure_dev_keys(settings) -> None:
     say(f"generated development JWT keys in {settings.jwt_private_key_file.parent}")
 
 
-async def ensure_database(url: str) -> None:
+async def ensure_database(url: str, *, fresh: bool = False) -> None:
+    """Creates the database when missing; `fresh` drops it first (test databases only)."""
     import asyncpg
 
     from core.db import asyncpg_dsn
@@ -131,12 +132,26 @@ async def ensure_database(url: str) -> None:
     admin_dsn = dsn._replace(path="/postgres").geturl()
     conn = await asyncpg.connect(admin_dsn)
     try:
+        if fresh:
+            assert "_test" in name, f"refusing to drop {name}: not a test database"
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
         if not exists:
             await conn.execute(f'CREATE DATABASE "{name}"')
             say(f"created database {name}")
     finally:
         await conn.close()
+
+
+async def empty_redis_database(url: str) -> None:
+    from core.redis import make_redis
+
+    redis = make_redis(url)
+    try:
+        await redis.flushdb()  # the test slot's own database, never FLUSHALL
+    finally:
+        await redis.aclose()
+    say(f"emptied Redis database {url.rsplit('/', 1)[-1]}")
 
 
 def migrate(section: str) -> None:
@@ -177,8 +192,11 @@ def main() -> None:
     ensure_service("Redis", settings.redis_url, 6379, start_redis)
     if settings.is_development:
         ensure_dev_keys(settings)
+    # Every test run starts from empty databases, so no run sees what an earlier one left.
     for url in (settings.auth_database_url, settings.loyalty_database_url):
-        asyncio.run(ensure_database(url))
+        asyncio.run(ensure_database(url, fresh=args.test))
+    if args.test:
+        asyncio.run(empty_redis_database(settings.redis_url))
     migrate("auth")
     migrate("loyalty")
     if not (args.test or args.no_demo):

@@ -8,8 +8,10 @@ import pytest
 
 from core.errors import AppError
 from loyalty import handlers
+from loyalty.catalog import generator
 from loyalty.schemas import (
     AssignmentRequest,
+    GenerateRequest,
     GroupCreate,
     MembersRequest,
     PromocodeUpdate,
@@ -22,6 +24,7 @@ from tests.support.engine import (
     make_promocode,
     make_tariff,
     request,
+    sql,
     unique_code,
 )
 from tests.support.factories import create_loyalty_user
@@ -164,3 +167,29 @@ async def test_too_many_failed_attempts_are_refused_with_retry_after_and_logged(
     # Another user is not affected.
     other = await create_loyalty_user()
     assert (await handlers.apply_promocode(request(promo.code, tariff.id), actor_id=other)).discount
+
+
+async def test_a_mistyped_generated_code_is_told_apart_from_a_code_that_does_not_exist():
+    tariff = await make_tariff()
+    user = await create_loyalty_user()
+    prefix = "TYPE" + uuid.uuid4().hex[:4].upper().translate(str.maketrans("01", "23")) + "-"
+    batch = await handlers.generate_promocodes(
+        GenerateRequest(
+            count=3, prefix=prefix, pattern="XXXX-XXXX", discount_type="percent", value=10
+        ),
+        actor_id=OPERATOR_ID,
+    )
+    [good] = await sql("SELECT code FROM promocodes WHERE batch_id = :b LIMIT 1", b=batch.batch_id)
+    code = good["code"]
+    swapped = next(ch for ch in generator.ALPHABET if ch != code[-1])
+    typo = code[:-1] + swapped  # one character off: the check character no longer fits
+    assert (
+        await handlers.apply_promocode(request(code, tariff.id), actor_id=user)
+    ).promocode == code
+    error = await refused(handlers.apply_promocode, typo.lower(), tariff.id, user)
+    assert (error.code, error.status_code) == ("promocode_mistyped", 404)
+    # Not the batch's shape (a letter the generator never uses): no such code, plainly.
+    error = await refused(handlers.apply_promocode, code[:-1] + "O", tariff.id, user)
+    assert error.code == "promocode_not_found"
+    logged = [a["reason"] for a in await attempts_of(user)]
+    assert sorted(logged) == ["promocode_mistyped", "promocode_not_found"]

@@ -4,7 +4,14 @@ every single substitution and every swap of two neighbours."""
 import pytest
 
 from loyalty.catalog import generator
-from loyalty.catalog.generator import ALPHABET, SEPARATORS, has_valid_check
+from loyalty.catalog.generator import (
+    ALPHABET,
+    SEPARATORS,
+    generate_codes,
+    has_valid_check,
+    is_mistyped,
+    make_shape,
+)
 
 
 def test_alphabet_has_no_look_alikes():
@@ -99,3 +106,15 @@ def test_text_outside_the_alphabet_is_never_valid():
     assert not has_valid_check("")
     assert not has_valid_check("ABCO")
     assert not has_valid_check("----")
+
+
+def test_a_typo_is_told_only_for_a_code_of_a_known_shape():
+    shape = make_shape(prefix="SUMMER-", pattern="XXXX-XXXX")
+    [code] = generate_codes(shape, 1)
+    typo = code[:-1] + next(ch for ch in ALPHABET if ch != code[-1])
+    assert shape.fits(code) and shape.fits(typo)
+    assert not is_mistyped(code, [shape])
+    assert is_mistyped(typo, [shape])
+    assert not is_mistyped(typo, [])  # no batch has that shape: just no such code
+    assert not shape.fits(typo.replace("-", "", 1))  # separators where the pattern has them
+    assert not shape.fits(code[:-1] + "O")  # a letter the generator never uses
