@@ -2,6 +2,7 @@
 
 import uuid
 from datetime import UTC, datetime
+from enum import StrEnum
 
 from sqlalchemy import (
     BigInteger,
@@ -21,7 +22,7 @@ from sqlmodel import Field, SQLModel
 
 from core.inbox import processed_events_table
 from core.outbox import outbox_table
-from loyalty.domain.enums import Audience, PurchaseSource, PurchaseStatus, UserStatus
+from loyalty.domain.enums import Audience, DiscountType, PurchaseSource, PurchaseStatus, UserStatus
 
 
 class LoyaltyModel(SQLModel):
@@ -30,6 +31,12 @@ class LoyaltyModel(SQLModel):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def _one_of(column: str, values: type[StrEnum], name: str) -> CheckConstraint:
+    """The column holds one of the enum's values."""
+    allowed = ", ".join(f"'{v}'" for v in values)
+    return CheckConstraint(f"{column} IN ({allowed})", name=name)
 
 
 def _ts(nullable: bool = False, **kw) -> Column:
@@ -101,11 +108,8 @@ class Promocode(LoyaltyModel, table=True):
         CheckConstraint(
             "per_user_limit IS NULL OR per_user_limit >= 1", name="promocode_per_user_positive"
         ),
-        CheckConstraint(
-            "discount_type IN ('percent', 'amount', 'fixed_price', 'trial')",
-            name="promocode_discount_type",
-        ),
-        CheckConstraint("audience IN ('everyone', 'assigned')", name="promocode_audience"),
+        _one_of("discount_type", DiscountType, "promocode_discount_type"),
+        _one_of("audience", Audience, "promocode_audience"),
         CheckConstraint(
             "valid_until IS NULL OR valid_until > valid_from", name="promocode_window_order"
         ),
@@ -175,7 +179,7 @@ class PromocodeUserUses(LoyaltyModel, table=True):
 class Purchase(LoyaltyModel, table=True):
     __tablename__ = "purchases"
     __table_args__ = (
-        CheckConstraint("status IN ('pending', 'paid', 'cancelled')", name="purchase_status"),
+        _one_of("status", PurchaseStatus, "purchase_status"),
         CheckConstraint("final_price >= 0 AND discount >= 0", name="purchase_amounts"),
         Index("ix_purchases_user_created", "user_id", "created_at"),
         Index(

@@ -24,7 +24,9 @@ Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 async def get_active_promocodes(principal: CurrentPrincipal, reads: ReadSideDep) -> list[dict]:
     """The codes the caller can use right now: assigned to them, to one of their groups, or
     to everyone (batch codes excepted); minus disabled, not yet started, expired, exhausted
-    and used up. Empty for a blocked or deleted account. `uses_left_*` null: unlimited."""
+    and used up: exactly what `use_promocode` would accept. Empty for an account that may not
+    use codes (blocked, deleted, or not known to the loyalty side yet). `uses_left_*` null:
+    unlimited."""
     return await reads.active_promocodes(principal.user_id)
 
 
