@@ -4,16 +4,16 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from command_api.deps import ContextDep, IdempotencyKey, run_idempotent
-from command_api.schemas import (
+from core.security import CurrentPrincipal
+from loyalty import handlers
+from loyalty.purchasing.handlers import CANCEL, CONFIRM, USE
+from loyalty.schemas import (
     CancelRequest,
     PromocodeRequest,
     PurchaseOut,
     PurchaseRequest,
     QuoteOut,
 )
-from core.security import CurrentPrincipal
-from loyalty import handlers
-from loyalty.purchasing.handlers import CANCEL, CONFIRM, USE
 
 router = APIRouter(prefix="/api/v1/loyalty", tags=["buyer"])
 

@@ -5,7 +5,10 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 
 from command_api.deps import ContextDep
-from command_api.schemas import (
+from core.security import CurrentOperator
+from loyalty import handlers
+from loyalty.schemas import (
+    PG_INT_MAX,
     ApplyToUsersOut,
     ApplyToUsersRequest,
     AssignmentOut,
@@ -23,9 +26,6 @@ from command_api.schemas import (
     TariffOut,
     TariffUpdate,
 )
-from core.security import CurrentOperator
-from loyalty import handlers
-from loyalty.schemas import PG_INT_MAX
 
 router = APIRouter(prefix="/api/v1/loyalty", tags=["operator"])
 
