@@ -10,15 +10,10 @@ from admin.views import VIEWS
 from core.app import create_app
 from core.config import get_settings
 from core.db import get_engine
-from core.health import service_checks
 
 settings = get_settings()
 engine = get_engine(settings.loyalty_database_url)
-app = create_app(
-    "admin",
-    title="Loyalty admin",
-    checks=service_checks(settings.loyalty_database_url),
-)
+app = create_app("admin", settings.loyalty_database_url, title="Loyalty admin")
 admin = Admin(
     app,
     engine,

@@ -32,34 +32,25 @@ class AuthError(AppError):
 # ---- registration and accounts ---------------------------------------------------------------
 
 
-class WeakPassword(AuthError, ValidationFailed):
-    code = "weak_password"
-
+class WeakPassword(AuthError, ValidationFailed, code="weak_password"):
     def __init__(self, problems: list[str]) -> None:
         self.message = f"The password is not acceptable: {'; '.join(problems)}"
         super().__init__(details={"problems": problems})
 
 
-class UnknownRole(AuthError, ValidationFailed):
-    code = "unknown_role"
+class UnknownRole(AuthError, ValidationFailed, code="unknown_role"):
     message = f"Role must be one of {', '.join(ROLES)}"
 
 
-class EmailTaken(AuthError):
-    status_code = 409
-    code = "email_taken"
+class EmailTaken(AuthError, code="email_taken", status_code=409):
     message = "An account with this email already exists"
 
 
-class UserNotFound(AuthError):
-    status_code = 404
-    code = "user_not_found"
+class UserNotFound(AuthError, code="user_not_found", status_code=404):
     message = "No account with this id"
 
 
-class UserDeleted(AuthError):
-    status_code = 409
-    code = "user_deleted"
+class UserDeleted(AuthError, code="user_deleted", status_code=409):
     message = "This account has been deleted"
 
 
@@ -74,13 +65,11 @@ class OnlyAdminChangesAdmin(AuthError, Forbidden):
 # ---- login -----------------------------------------------------------------------------------
 
 
-class InvalidCredentials(AuthError, NotAuthenticated):
-    code = "invalid_credentials"
+class InvalidCredentials(AuthError, NotAuthenticated, code="invalid_credentials"):
     message = "Email or password is wrong"
 
 
-class AccountBlocked(AuthError, Forbidden):
-    code = "account_blocked"
+class AccountBlocked(AuthError, Forbidden, code="account_blocked"):
     message = "This account is blocked"
 
 
@@ -91,13 +80,11 @@ class TooManyFailedLogins(TooManyAttempts):
 # ---- refresh tokens --------------------------------------------------------------------------
 
 
-class InvalidRefreshToken(AuthError, NotAuthenticated):
-    code = "invalid_refresh_token"
+class InvalidRefreshToken(AuthError, NotAuthenticated, code="invalid_refresh_token"):
     message = "The refresh token is not valid"
 
 
-class RefreshTokenReused(AuthError, NotAuthenticated):
-    code = "token_reused"
+class RefreshTokenReused(AuthError, NotAuthenticated, code="token_reused"):
     message = "This refresh token was already used; the session is ended"
 
 

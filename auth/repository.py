@@ -4,12 +4,15 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth.errors import EmailTaken
 from auth.models import RefreshToken, User
+
+# Revocations are Core statements on the table: they leave the session's objects as they are.
+tokens = RefreshToken.__table__
 
 
 class UserRepository:
@@ -76,17 +79,13 @@ class RefreshTokenRepository:
         return (await self._session.execute(statement)).scalar_one_or_none()
 
     async def revoke_family(self, family_id: uuid.UUID, now: datetime) -> None:
-        table = RefreshToken.__table__
-        await self._session.execute(
-            update(table)
-            .where(table.c.family_id == family_id, table.c.revoked_at.is_(None))
-            .values(revoked_at=now)
-        )
+        await self._revoke(tokens.c.family_id == family_id, now)
 
     async def revoke_all_of_user(self, user_id: uuid.UUID, now: datetime) -> None:
-        table = RefreshToken.__table__
+        await self._revoke(tokens.c.user_id == user_id, now)
+
+    async def _revoke(self, which: ColumnElement[bool], now: datetime) -> None:
+        """Revokes the tokens `which` selects that are not revoked yet."""
         await self._session.execute(
-            update(table)
-            .where(table.c.user_id == user_id, table.c.revoked_at.is_(None))
-            .values(revoked_at=now)
+            update(tokens).where(which, tokens.c.revoked_at.is_(None)).values(revoked_at=now)
         )

@@ -6,7 +6,7 @@ from contextlib import AbstractAsyncContextManager
 from http import HTTPStatus
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core.config import get_settings
 from core.errors import ERROR_CODES, HTTP_ERRORS, AppError, InternalError, error_body
-from core.health import Check, health_router
+from core.health import health_router, service_checks
 from core.logging import setup_logging
 
 log = logging.getLogger(__name__)
@@ -22,18 +22,22 @@ log = logging.getLogger(__name__)
 
 def create_app(
     service: str,
-    *,
+    database_url: str,
+    *routers: APIRouter,
     title: str,
-    checks: dict[str, Check],
-    lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | None = None,
     description: str = "",
+    lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | None = None,
 ) -> FastAPI:
+    """The app of one HTTP process: `service` names it in logs and Sentry, `/health` checks
+    its database (`database_url`) and Redis, then come the `routers`."""
     settings = get_settings()
     setup_logging(settings, service)
     app = FastAPI(title=title, description=description, lifespan=lifespan)
     install_error_handlers(app)
     document_error_codes(app)
-    app.include_router(health_router(checks))
+    app.include_router(health_router(service_checks(database_url)))
+    for router in routers:
+        app.include_router(router)
     return app
 
 

@@ -1,8 +1,12 @@
 """Errors the caller can act on: one class per error code, each with its status and message.
 
-Every subclass that names a `code` is registered in `ERROR_CODES`, the one list of public
-codes; the app factory (`core.app`) turns any of them into
-`{"error": {code, message, details}}` and lists them in the OpenAPI document.
+    class EmailTaken(AppError, code="email_taken", status_code=409):
+        message = "An account with this email already exists"
+
+(`code` and `status_code` may also be class attributes). Every subclass that names a `code`
+is registered in `ERROR_CODES`, the one list of public codes; the app factory (`core.app`)
+turns any of them into `{"error": {code, message, details}}` and lists them in the OpenAPI
+document.
 """
 
 from typing import Any, ClassVar
@@ -21,8 +25,17 @@ class AppError(Exception):
     code: ClassVar[str] = "bad_request"
     message: str = "The request cannot be served"
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
+    def __init_subclass__(
+        cls, *, code: str | None = None, status_code: int | None = None, **kwargs: Any
+    ) -> None:
+        """`code=` and `status_code=` in the class statement are the same as the class
+        attributes (stating one both ways is a TypeError); registers the class's code."""
         super().__init_subclass__(**kwargs)
+        for name, value in (("code", code), ("status_code", status_code)):
+            if value is not None:
+                if name in cls.__dict__:
+                    raise TypeError(f"{cls.__name__} states {name} twice")
+                setattr(cls, name, value)
         if "code" in cls.__dict__:
             taken = ERROR_CODES.get(cls.code)
             # Services are separate processes and may share a code (auth's `user_not_found`);
@@ -51,37 +64,27 @@ def error_body(code: str, message: str, details: dict[str, Any] | None = None) -
     return {"error": {"code": code, "message": message, "details": details or {}}}
 
 
-class NotAuthenticated(AppError):
-    status_code = 401
-    code = "not_authenticated"
+class NotAuthenticated(AppError, code="not_authenticated", status_code=401):
     message = "The access token is not valid"
 
 
-class TokenExpired(NotAuthenticated):
-    code = "token_expired"
+class TokenExpired(NotAuthenticated, code="token_expired"):
     message = "The token has expired"
 
 
-class TokenRevoked(NotAuthenticated):
-    code = "token_revoked"
+class TokenRevoked(NotAuthenticated, code="token_revoked"):
     message = "The token has been revoked"
 
 
-class Forbidden(AppError):
-    status_code = 403
-    code = "forbidden"
+class Forbidden(AppError, code="forbidden", status_code=403):
     message = "This call is not allowed for this account"
 
 
-class ValidationFailed(AppError):
-    status_code = 422
-    code = "validation_error"
+class ValidationFailed(AppError, code="validation_error", status_code=422):
     message = "The request is not valid"
 
 
-class TooManyAttempts(AppError):
-    status_code = 429
-    code = "too_many_attempts"
+class TooManyAttempts(AppError, code="too_many_attempts", status_code=429):
     message = "Too many failed attempts; try again later"
 
     def __init__(self, retry_after: int, message: str | None = None) -> None:
@@ -92,41 +95,30 @@ class TooManyAttempts(AppError):
         )
 
 
-class ServiceUnavailable(AppError):
-    status_code = 503
-    code = "service_unavailable"
+class ServiceUnavailable(AppError, code="service_unavailable", status_code=503):
     message = "A dependency is not answering; try again shortly"
 
 
-class DependencyUnavailable(ServiceUnavailable):
-    code = "dependency_unavailable"
+class DependencyUnavailable(ServiceUnavailable, code="dependency_unavailable"):
     message = "A dependency is not answering"
 
 
-class InternalError(AppError):
-    status_code = 500
-    code = "internal_error"
+class InternalError(AppError, code="internal_error", status_code=500):
     message = "Unexpected error; it has been logged"
 
 
 # What the framework itself refuses (no route, wrong method, ...), by HTTP status.
 
 
-class RouteNotFound(AppError):
-    status_code = 404
-    code = "not_found"
+class RouteNotFound(AppError, code="not_found", status_code=404):
     message = "Not Found"
 
 
-class MethodNotAllowed(AppError):
-    status_code = 405
-    code = "method_not_allowed"
+class MethodNotAllowed(AppError, code="method_not_allowed", status_code=405):
     message = "Method Not Allowed"
 
 
-class UnsupportedMediaType(AppError):
-    status_code = 415
-    code = "unsupported_media_type"
+class UnsupportedMediaType(AppError, code="unsupported_media_type", status_code=415):
     message = "Unsupported Media Type"
 
 

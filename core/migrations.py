@@ -1,9 +1,11 @@
-"""The body of both Alembic env.py files: run migrations for one metadata on one async URL."""
+"""What both Alembic histories share: the body of their env.py files (`run_migrations`) and
+the tables core defines for several databases (`create_core_table`, `drop_core_table`)."""
 
 import asyncio
+from collections.abc import Callable
 
-from alembic import context
-from sqlalchemy import MetaData, pool
+from alembic import context, op
+from sqlalchemy import MetaData, Table, pool
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -27,3 +29,19 @@ def run_migrations(metadata: MetaData, url: str) -> None:
         await engine.dispose()
 
     asyncio.run(run_async())
+
+
+TableBuilder = Callable[[MetaData], Table]
+
+
+def create_core_table(build: TableBuilder) -> None:
+    """Creates a table core defines (`outbox_table`, `processed_events_table`) with its
+    indexes, built from the code as it is now: `create_core_table(outbox_table)`. When such a
+    definition changes, pass the migrations that call this a frozen copy of the old builder
+    and alter the table in a new migration."""
+    op.get_context().impl.create_table(build(MetaData()))
+
+
+def drop_core_table(build: TableBuilder) -> None:
+    """Drops a table `create_core_table` created (its indexes go with it)."""
+    op.drop_table(build(MetaData()).name)

@@ -13,6 +13,7 @@ import math
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import KW_ONLY, dataclass
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -20,30 +21,25 @@ from redis.exceptions import RedisError
 log = logging.getLogger(__name__)
 
 
+@dataclass(eq=False)
 class SlidingWindowLimiter:
-    def __init__(
-        self,
-        redis: Redis,
-        name: str,
-        limit: int,
-        window_seconds: int,
-        *,
-        fail_open: bool = True,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self.redis = redis
-        self.name = name
-        self.limit = limit
-        self.window_seconds = window_seconds
-        self.fail_open = fail_open
-        self._clock = clock
+    """`limit` failures of a subject within `window_seconds` and it is refused; keys are
+    `<name>:<subject>`. `clock` gives the time (tests pass their own)."""
+
+    redis: Redis
+    name: str
+    limit: int
+    window_seconds: int
+    _: KW_ONLY
+    fail_open: bool = True
+    clock: Callable[[], float] = time.time
 
     def key(self, subject: str) -> str:
         return f"{self.name}:{subject}"
 
     async def retry_after(self, subject: str) -> int | None:
         """Seconds until the subject may try again, or None when it is under the limit."""
-        now = self._clock()
+        now = self.clock()
         key = self.key(subject)
         try:
             async with self.redis.pipeline(transaction=True) as pipe:
@@ -63,7 +59,7 @@ class SlidingWindowLimiter:
         return max(math.ceil(deciding_at + self.window_seconds - now), 1)
 
     async def note_failure(self, subject: str) -> None:
-        now = self._clock()
+        now = self.clock()
         key = self.key(subject)
         try:
             async with self.redis.pipeline(transaction=True) as pipe:

@@ -9,6 +9,7 @@ which the consumers' event_id dedupe absorbs: at least once, never lost.
 import asyncio
 import contextlib
 import logging
+from dataclasses import KW_ONLY, dataclass, field
 
 import asyncpg
 from redis.asyncio import Redis
@@ -22,24 +23,19 @@ from core.streams import STREAM_MAXLEN, entry_fields
 log = logging.getLogger(__name__)
 
 
+@dataclass(eq=False)
 class OutboxRelay:
-    def __init__(
-        self,
-        engine: AsyncEngine,
-        outbox: Table,
-        redis: Redis,
-        *,
-        name: str,
-        poll_seconds: float = 1.0,
-        batch: int = 500,
-    ) -> None:
-        self.engine = engine
-        self.outbox = outbox
-        self.redis = redis
-        self.name = name
-        self.poll_seconds = poll_seconds
-        self.batch = batch
-        self._wake = asyncio.Event()
+    """Publishes the rows of one outbox table (`name` tells the relays apart in logs) in
+    batches of up to `batch`; without a NOTIFY it looks again every `poll_seconds`."""
+
+    engine: AsyncEngine
+    outbox: Table
+    redis: Redis
+    _: KW_ONLY
+    name: str
+    poll_seconds: float = 1.0
+    batch: int = 500
+    _wake: asyncio.Event = field(default_factory=asyncio.Event, init=False, repr=False)
 
     async def publish_pending(self) -> int:
         """Publishes one batch of unpublished rows; returns how many."""

@@ -11,7 +11,7 @@ import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from datetime import datetime
 from typing import Any
 
@@ -75,32 +75,28 @@ async def ensure_group(redis: Redis, stream: str, group: str) -> None:
             raise
 
 
+@dataclass(eq=False)
 class ConsumerGroupRunner:
-    """Feeds the entries of one stream to `handler`, one consumer of a consumer group."""
+    """Feeds the entries of one stream to `handler`, one consumer of a consumer group
+    (`consumer` names it; by default the group's name and a random suffix)."""
 
-    def __init__(
-        self,
-        redis: Redis,
-        stream: str,
-        group: str,
-        handler: Handler,
-        *,
-        consumer: str | None = None,
-        block_ms: int = 2000,
-        claim_idle_ms: int = 30_000,
-        max_deliveries: int = 5,
-        batch: int = 100,
-    ) -> None:
-        self.redis = redis
-        self.stream = stream
-        self.group = group
-        self.handler = handler
-        self.consumer = consumer or f"{group}-{uuid.uuid4().hex[:8]}"
-        self.block_ms = block_ms
-        self.claim_idle_ms = claim_idle_ms
-        self.max_deliveries = max_deliveries
-        self.batch = batch
-        self.dlq = f"{stream}.dlq"
+    redis: Redis
+    stream: str
+    group: str
+    handler: Handler
+    _: KW_ONLY
+    consumer: str = ""
+    block_ms: int = 2000
+    claim_idle_ms: int = 30_000
+    max_deliveries: int = 5
+    batch: int = 100
+
+    def __post_init__(self) -> None:
+        self.consumer = self.consumer or f"{self.group}-{uuid.uuid4().hex[:8]}"
+
+    @property
+    def dlq(self) -> str:
+        return f"{self.stream}.dlq"
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
         stop = stop or asyncio.Event()

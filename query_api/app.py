@@ -1,13 +1,13 @@
+"""Every read of the loyalty domain, served from Redis read models."""
+
 from core.app import create_app
 from core.config import get_settings
-from core.health import service_checks
 from query_api.routes import router
 
-settings = get_settings()
 app = create_app(
     "query_api",
+    get_settings().loyalty_database_url,
+    router,
     title="Loyalty query API",
-    description="Every read of the loyalty domain, served from Redis read models.",
-    checks=service_checks(settings.loyalty_database_url),
+    description=__doc__,
 )
-app.include_router(router)

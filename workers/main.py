@@ -11,6 +11,8 @@ import signal
 import socket
 from collections.abc import Awaitable, Callable
 
+from sqlalchemy import Table
+
 from auth.models import outbox as auth_outbox
 from core.config import Settings, get_settings
 from core.db import get_engine
@@ -45,21 +47,17 @@ def consumer(settings: Settings, stream: str, group: str, handler) -> ConsumerGr
 def components(settings: Settings) -> dict[str, Component]:
     redis = make_redis(settings.redis_url)
     projector = Projector.from_settings(settings)
+
+    def relay(name: str, database_url: str, outbox: Table) -> Component:
+        """Copies the outbox of one database to the streams."""
+        engine = get_engine(database_url)
+        return OutboxRelay(
+            engine, outbox, redis, name=name, poll_seconds=settings.outbox_poll_seconds
+        ).run
+
     return {
-        "auth_relay": OutboxRelay(
-            get_engine(settings.auth_database_url),
-            auth_outbox,
-            redis,
-            name="auth",
-            poll_seconds=settings.outbox_poll_seconds,
-        ).run,
-        "loyalty_relay": OutboxRelay(
-            get_engine(settings.loyalty_database_url),
-            loyalty_outbox,
-            redis,
-            name="loyalty",
-            poll_seconds=settings.outbox_poll_seconds,
-        ).run,
+        "auth_relay": relay("auth", settings.auth_database_url, auth_outbox),
+        "loyalty_relay": relay("loyalty", settings.loyalty_database_url, loyalty_outbox),
         "user_sync": consumer(settings, AUTH_USERS, "user_sync", sync_user).run,
         "projector": consumer(settings, LOYALTY_EVENTS, LOYALTY_GROUP, projector.handle).run,
         "projector_users": consumer(settings, AUTH_USERS, USERS_GROUP, projector.handle).run,

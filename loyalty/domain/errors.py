@@ -15,29 +15,21 @@ class Rejection(AppError):
         return cls
 
 
-class TariffNotFound(Rejection):
-    status_code = 404
-    code = "tariff_not_found"
+class TariffNotFound(Rejection, code="tariff_not_found", status_code=404):
     message = "No such tariff"
 
 
-class PromocodeNotFound(Rejection):
-    status_code = 404
-    code = "promocode_not_found"
+class PromocodeNotFound(Rejection, code="promocode_not_found", status_code=404):
     message = "No such promo code"
 
 
-class PromocodeMistyped(Rejection):
-    status_code = 404
-    code = "promocode_mistyped"
+class PromocodeMistyped(Rejection, code="promocode_mistyped", status_code=404):
     message = "No such promo code: its check character does not fit, so it was probably mistyped"
 
 
-class PromocodeNotAssigned(Rejection):
+class PromocodeNotAssigned(Rejection, code="promocode_not_assigned", status_code=404):
     """Logged only: a code assigned to others looks to the buyer like no code at all."""
 
-    status_code = 404
-    code = "promocode_not_assigned"
     message = PromocodeNotFound.message
 
     @classmethod
@@ -45,45 +37,31 @@ class PromocodeNotAssigned(Rejection):
         return PromocodeNotFound
 
 
-class PromocodeDisabled(Rejection):
-    status_code = 422
-    code = "promocode_disabled"
+class PromocodeDisabled(Rejection, code="promocode_disabled", status_code=422):
     message = "This promo code has been disabled"
 
 
-class PromocodeNotStarted(Rejection):
-    status_code = 422
-    code = "promocode_not_started"
+class PromocodeNotStarted(Rejection, code="promocode_not_started", status_code=422):
     message = "This promo code is not valid yet"
 
 
-class PromocodeExpired(Rejection):
-    status_code = 422
-    code = "promocode_expired"
+class PromocodeExpired(Rejection, code="promocode_expired", status_code=422):
     message = "This promo code has expired"
 
 
-class TariffNotEligible(Rejection):
-    status_code = 422
-    code = "tariff_not_eligible"
+class TariffNotEligible(Rejection, code="tariff_not_eligible", status_code=422):
     message = "This promo code does not apply to this tariff"
 
 
-class UserNotEligible(Rejection):
-    status_code = 403
-    code = "user_not_eligible"
+class UserNotEligible(Rejection, code="user_not_eligible", status_code=403):
     message = "This account cannot use promo codes"
 
 
-class UserLimitReached(Rejection):
-    status_code = 409
-    code = "user_limit_reached"
+class UserLimitReached(Rejection, code="user_limit_reached", status_code=409):
     message = "You have already used this promo code as often as allowed"
 
 
-class PromocodeExhausted(Rejection):
-    status_code = 409
-    code = "promocode_exhausted"
+class PromocodeExhausted(Rejection, code="promocode_exhausted", status_code=409):
     message = "This promo code has been used up"
 
 
@@ -105,87 +83,60 @@ REJECTION_ORDER: tuple[type[Rejection], ...] = (
 # ---- purchases -------------------------------------------------------------------------------
 
 
-class PurchaseNotFound(AppError):
-    status_code = 404
-    code = "purchase_not_found"
+class PurchaseNotFound(AppError, code="purchase_not_found", status_code=404):
     message = "No such purchase"
 
 
-class PurchaseNotCancellable(AppError):
-    status_code = 409
-    code = "purchase_not_cancellable"
+class PurchaseNotCancellable(AppError, code="purchase_not_cancellable", status_code=409):
     message = "A paid purchase cannot be cancelled"
 
 
-class PurchaseCancelled(AppError):
-    status_code = 409
-    code = "purchase_cancelled"
+class PurchaseCancelled(AppError, code="purchase_cancelled", status_code=409):
     message = "This purchase was cancelled and cannot be paid"
 
 
-class ReservationExpired(AppError):
-    status_code = 409
-    code = "reservation_expired"
+class ReservationExpired(AppError, code="reservation_expired", status_code=409):
     message = "The reservation expired before the payment was confirmed; the use was given back"
 
 
-class IdempotencyKeyReused(AppError):
-    status_code = 422
-    code = "idempotency_key_reused"
+class IdempotencyKeyReused(AppError, code="idempotency_key_reused", status_code=422):
     message = "This Idempotency-Key was used with another request body"
 
 
-class IdempotencyKeyInUse(AppError):
-    status_code = 409
-    code = "idempotency_key_in_use"
+class IdempotencyKeyInUse(AppError, code="idempotency_key_in_use", status_code=409):
     message = "A request with this Idempotency-Key is still running; retry"
 
 
 # ---- the catalog and the audience --------------------------------------------------------------
 
 
-class TariffNameTaken(AppError):
-    status_code = 409
-    code = "tariff_name_taken"
+class TariffNameTaken(AppError, code="tariff_name_taken", status_code=409):
     message = "A tariff with this name exists"
 
 
-class PromocodeCodeTaken(AppError):
-    status_code = 409
-    code = "promocode_code_taken"
+class PromocodeCodeTaken(AppError, code="promocode_code_taken", status_code=409):
     message = "A promo code with this code exists"
 
 
-class CodeSpaceExhausted(AppError):
-    status_code = 409
-    code = "code_space_exhausted"
+class CodeSpaceExhausted(AppError, code="code_space_exhausted", status_code=409):
     message = "Could not find enough free codes; use longer codes"
 
 
-class BatchNotFound(AppError):
-    status_code = 404
-    code = "batch_not_found"
+class BatchNotFound(AppError, code="batch_not_found", status_code=404):
     message = "No such batch"
 
 
-class GroupNotFound(AppError):
-    status_code = 404
-    code = "group_not_found"
+class GroupNotFound(AppError, code="group_not_found", status_code=404):
     message = "No such group"
 
 
-class GroupNameTaken(AppError):
-    status_code = 409
-    code = "group_name_taken"
+class GroupNameTaken(AppError, code="group_name_taken", status_code=409):
     message = "A group with this name exists"
 
 
-class UserNotFound(AppError):
-    status_code = 404
-    code = "user_not_found"
+class UserNotFound(AppError, code="user_not_found", status_code=404):
     message = "Unknown to the loyalty side (not registered, or not synced yet)"
 
 
-class ReadModelRebuilding(ServiceUnavailable):
-    code = "read_model_rebuilding"
+class ReadModelRebuilding(ServiceUnavailable, code="read_model_rebuilding"):
     message = "The read model is being rebuilt; try again shortly"
