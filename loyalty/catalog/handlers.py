@@ -161,8 +161,6 @@ async def generate_promocodes(
                 break
         else:
             raise errors.CodeSpaceExhausted()
-        payload = events.batch_payload(
-            batch_id, data.count, shape.prefix, shape.pattern, batch["length"], template
-        )
+        payload = events.batch_payload(batch, template)
         await uow.commit_event(events.BATCH_GENERATED, batch_id, payload)
     return BatchOut(batch_id=batch_id, count=data.count)

@@ -91,16 +91,8 @@ def members_payload(group_id: int, user_ids: Sequence[Any]) -> dict[str, Any]:
     return _payload(group_id=group_id, user_ids=list(user_ids))
 
 
-def batch_payload(
-    batch_id: Any, count: int, prefix: str, pattern: str, length: int, template: dict[str, Any]
-) -> dict[str, Any]:
-    """A batch carries its terms, not its codes (there may be a million): consumers read
-    the codes from Postgres."""
-    return _payload(
-        batch_id=batch_id,
-        count=count,
-        prefix=prefix,
-        pattern=pattern,
-        length=length,
-        template=template,
-    )
+def batch_payload(batch: dict[str, Any], template: dict[str, Any]) -> dict[str, Any]:
+    """A batch (its `promocode_batches` row) and the terms of its codes, not the codes (there
+    may be a million): consumers read those from Postgres."""
+    fields = {name: batch[name] for name in ("count", "prefix", "pattern", "length")}
+    return _payload(batch_id=batch["id"], **fields, template=template)
