@@ -12,6 +12,7 @@ import pytest
 from auth.tokens import issue_access_token
 from core.errors import NotAuthenticated
 from core.security import revoked_jti_key, revoked_user_key, verify_access_token
+from tests.support.polling import eventually
 
 
 async def test_valid_token_gives_the_principal(settings, redis):
@@ -33,9 +34,12 @@ async def test_revoked_jti_is_refused(settings, redis):
 async def test_tokens_issued_before_a_user_revocation_are_refused(settings, redis):
     user_id = uuid.uuid4()
     before = issue_access_token(user_id, "user", settings)
-    await redis.set(revoked_user_key(user_id), time.time(), ex=60)
-    time.sleep(0.01)
-    after = issue_access_token(user_id, "user", settings)
+    revoked_at = before.issued_at  # the moment of the revocation: `before` is not after it
+    await redis.set(revoked_user_key(user_id), revoked_at, ex=60)
+    after = await eventually(
+        lambda: issue_access_token(user_id, "user", settings),
+        until=lambda issued: issued.issued_at > revoked_at,
+    )
     with pytest.raises(NotAuthenticated):
         await verify_access_token(before.token, settings, redis)
     assert (await verify_access_token(after.token, settings, redis)).user_id == user_id
