@@ -6,8 +6,8 @@ import time
 
 import httpx
 
-from tests.support.engine import make_promocode, make_tariff, sql
-from tests.support.factories import bearer, create_loyalty_user
+from tests.support.db import sql
+from tests.support.factories import bearer, create_loyalty_user, create_promocode, create_tariff
 
 API = "/api/v1/loyalty"
 
@@ -23,8 +23,8 @@ async def wait_for(predicate, seconds: float = 10.0):
 
 
 async def test_an_unconfirmed_reservation_is_reaped_and_its_use_comes_back(platform):
-    tariff = await make_tariff()
-    promo = await make_promocode(max_uses=1)
+    tariff = await create_tariff()
+    promo = await create_promocode(max_uses=1)
     user = await create_loyalty_user()
     async with httpx.AsyncClient(base_url=platform.urls["command_api"]) as client:
         used = await client.post(
@@ -52,8 +52,8 @@ async def test_an_unconfirmed_reservation_is_reaped_and_its_use_comes_back(platf
 
 
 async def test_purchase_events_reach_the_stream(platform, redis):
-    tariff = await make_tariff()
-    promo = await make_promocode(max_uses=3)
+    tariff = await create_tariff()
+    promo = await create_promocode(max_uses=3)
     user = await create_loyalty_user()
     async with httpx.AsyncClient(base_url=platform.urls["command_api"]) as client:
         used = await client.post(

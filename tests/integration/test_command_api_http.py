@@ -7,8 +7,14 @@ import httpx
 import pytest
 
 from command_api.app import app
-from tests.support.engine import attempts_of, make_promocode, make_tariff, sql, unique_code
-from tests.support.factories import bearer, create_loyalty_user
+from tests.support.db import attempts_of, sql
+from tests.support.factories import (
+    bearer,
+    create_loyalty_user,
+    create_promocode,
+    create_tariff,
+    unique_code,
+)
 
 API = "/api/v1/loyalty"
 
@@ -27,8 +33,8 @@ def error_of(response: httpx.Response) -> str:
 
 
 async def test_buyer_flow_over_http(client):
-    tariff = await make_tariff(price=39_900)
-    promo = await make_promocode(discount_type="percent", value=10, max_uses=5)
+    tariff = await create_tariff(price=39_900)
+    promo = await create_promocode(discount_type="percent", value=10, max_uses=5)
     user = await create_loyalty_user()
     headers = bearer(user)
     body = {"promocode": promo.code.lower(), "tariff_id": tariff.id}
@@ -187,8 +193,8 @@ async def test_operator_endpoints_over_http(client):
 
 
 async def test_not_assigned_is_answered_as_not_found_but_logged_as_it_is(client):
-    tariff = await make_tariff()
-    promo = await make_promocode(audience="assigned")
+    tariff = await create_tariff()
+    promo = await create_promocode(audience="assigned")
     user = await create_loyalty_user()
     response = await client.post(
         f"{API}/apply_promocode",
@@ -200,7 +206,7 @@ async def test_not_assigned_is_answered_as_not_found_but_logged_as_it_is(client)
 
 
 async def test_rate_limited_answer_has_retry_after(client, settings):
-    tariff = await make_tariff()
+    tariff = await create_tariff()
     user = await create_loyalty_user()
     headers = bearer(user)
     for n in range(settings.failed_attempts_per_minute):
@@ -221,8 +227,8 @@ async def test_rate_limited_answer_has_retry_after(client, settings):
 
 
 async def test_same_key_same_body_replays_the_first_answer(client):
-    tariff = await make_tariff()
-    promo = await make_promocode(max_uses=10, per_user_limit=5)
+    tariff = await create_tariff()
+    promo = await create_promocode(max_uses=10, per_user_limit=5)
     user = await create_loyalty_user()
     headers = {**bearer(user), "Idempotency-Key": uuid.uuid4().hex}
     body = {"promocode": promo.code, "tariff_id": tariff.id}
@@ -240,8 +246,8 @@ async def test_same_key_same_body_replays_the_first_answer(client):
 
 
 async def test_same_key_another_body_is_refused(client):
-    tariff = await make_tariff()
-    a, b = await make_promocode(per_user_limit=5), await make_promocode(per_user_limit=5)
+    tariff = await create_tariff()
+    a, b = await create_promocode(per_user_limit=5), await create_promocode(per_user_limit=5)
     user = await create_loyalty_user()
     headers = {**bearer(user), "Idempotency-Key": uuid.uuid4().hex}
     first = await client.post(
@@ -255,7 +261,7 @@ async def test_same_key_another_body_is_refused(client):
 
 
 async def test_a_failed_first_attempt_is_replayed_too(client):
-    tariff = await make_tariff()
+    tariff = await create_tariff()
     user = await create_loyalty_user()
     headers = {**bearer(user), "Idempotency-Key": uuid.uuid4().hex}
     body = {"promocode": unique_code(), "tariff_id": tariff.id}
@@ -267,8 +273,8 @@ async def test_a_failed_first_attempt_is_replayed_too(client):
 
 
 async def test_confirm_and_cancel_replay_and_keys_are_per_endpoint(client):
-    tariff = await make_tariff()
-    promo = await make_promocode(max_uses=10)
+    tariff = await create_tariff()
+    promo = await create_promocode(max_uses=10)
     user = await create_loyalty_user()
     key = uuid.uuid4().hex
     headers = {**bearer(user), "Idempotency-Key": key}
@@ -293,8 +299,8 @@ async def test_confirm_and_cancel_replay_and_keys_are_per_endpoint(client):
 
 
 async def test_a_key_still_running_answers_409(client):
-    tariff = await make_tariff()
-    promo = await make_promocode(max_uses=100, per_user_limit=100)
+    tariff = await create_tariff()
+    promo = await create_promocode(max_uses=100, per_user_limit=100)
     user = await create_loyalty_user()
     headers = {**bearer(user), "Idempotency-Key": uuid.uuid4().hex}
     body = {"promocode": promo.code, "tariff_id": tariff.id}
@@ -313,8 +319,8 @@ async def test_a_key_still_running_answers_409(client):
 
 
 async def test_keys_belong_to_their_user(client):
-    tariff = await make_tariff()
-    promo = await make_promocode(max_uses=10)
+    tariff = await create_tariff()
+    promo = await create_promocode(max_uses=10)
     key = uuid.uuid4().hex
     body = {"promocode": promo.code, "tariff_id": tariff.id}
     for _ in range(2):
