@@ -5,10 +5,8 @@ Every login sends its own X-Forwarded-For (uvicorn trusts it from 127.0.0.1, as 
 the gateway), so the per-address failure counters of one test never reach another.
 """
 
-import asyncio
 import subprocess
 import sys
-import time
 import uuid
 
 import httpx
@@ -18,8 +16,10 @@ from sqlalchemy import text
 from auth.config import get_auth_settings
 from core.db import get_engine
 from core.security import decode_access_token
+from tests.support.db import loyalty_status
 from tests.support.factories import bearer
 from tests.support.platform import PORT_OFFSET
+from tests.support.polling import eventually
 
 AUTH = "/api/v1/auth"
 PASSWORD = "s3cret-pass!"
@@ -79,23 +79,6 @@ def auth_header(pair: dict) -> dict[str, str]:
 
 def error_code(response: httpx.Response) -> str:
     return response.json()["error"]["code"]
-
-
-async def loyalty_status(settings, user_id: str, expected: str, seconds: float = 10) -> str | None:
-    """The loyalty replica's status for the user, once it is `expected` or time runs out."""
-    engine = get_engine(settings.loyalty_database_url)
-    deadline, status = time.monotonic() + seconds, None
-    while time.monotonic() < deadline:
-        async with engine.connect() as conn:
-            status = (
-                await conn.execute(
-                    text("SELECT status FROM users WHERE id = :id"), {"id": uuid.UUID(user_id)}
-                )
-            ).scalar()
-        if status == expected:
-            return status
-        await asyncio.sleep(0.05)
-    return status
 
 
 async def call_loyalty(platform, service: str, headers: dict[str, str]) -> httpx.Response:
@@ -219,7 +202,7 @@ async def test_blocked_user_is_locked_out_of_the_loyalty_service(platform, servi
     assert error_code(response) == "token_revoked"
 
 
-async def test_blocked_user_is_locked_out_until_unblocked(platform, settings):
+async def test_blocked_user_is_locked_out_until_unblocked(platform):
     async with auth_client(platform) as client:
         user_id, email = await register(client)
         pair = await tokens(client, email)
@@ -234,13 +217,13 @@ async def test_blocked_user_is_locked_out_until_unblocked(platform, settings):
         assert error_code(me) == "token_revoked"
         refresh = await client.post("/refresh_token", json={"refresh_token": pair["refresh_token"]})
         assert refresh.status_code == 401
-        assert await loyalty_status(settings, user_id, "blocked") == "blocked"
+        await eventually(lambda: loyalty_status(user_id), until=lambda s: s == "blocked")
 
         assert (await client.post(f"/users/{user_id}/unblock", headers=OPERATOR)).status_code == 204
 
         again = await tokens(client, email)
         assert (await client.get("/me", headers=auth_header(again))).json()["status"] == "active"
-        assert await loyalty_status(settings, user_id, "active") == "active"
+        await eventually(lambda: loyalty_status(user_id), until=lambda s: s == "active")
 
 
 async def test_only_operators_block_and_look_up(platform):
@@ -263,7 +246,7 @@ async def test_only_operators_block_and_look_up(platform):
     assert found.json() == [{"id": user_id, "email": email, "status": "active"}]
 
 
-async def test_delete_needs_the_password_and_ends_the_account(platform, settings):
+async def test_delete_needs_the_password_and_ends_the_account(platform):
     async with auth_client(platform) as client:
         user_id, email = await register(client)
         pair = await tokens(client, email)
@@ -281,7 +264,7 @@ async def test_delete_needs_the_password_and_ends_the_account(platform, settings
         refused = await login(client, email)
         assert refused.status_code == 401
         assert error_code(refused) == "invalid_credentials"
-    assert await loyalty_status(settings, user_id, "deleted") == "deleted"
+    await eventually(lambda: loyalty_status(user_id), until=lambda s: s == "deleted")
 
 
 async def test_two_auth_processes_are_interchangeable(platform):

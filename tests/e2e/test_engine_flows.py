@@ -1,25 +1,14 @@
 """The promo-code engine end to end: command_api and workers as real processes."""
 
-import asyncio
 import json
-import time
 
 import httpx
 
 from tests.support.db import sql
 from tests.support.factories import bearer, create_loyalty_user, create_promocode, create_tariff
+from tests.support.polling import eventually
 
 API = "/api/v1/loyalty"
-
-
-async def wait_for(predicate, seconds: float = 10.0):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        result = await predicate()
-        if result:
-            return result
-        await asyncio.sleep(0.1)
-    return None
 
 
 async def test_an_unconfirmed_reservation_is_reaped_and_its_use_comes_back(platform):
@@ -45,7 +34,7 @@ async def test_an_unconfirmed_reservation_is_reaped_and_its_use_comes_back(platf
         )
         return row if row["status"] == "cancelled" else None
 
-    row = await wait_for(reaped)
+    row = await eventually(reaped)
     assert row == {"status": "cancelled", "cancel_reason": "reservation_expired"}
     [code] = await sql("SELECT uses FROM promocodes WHERE id = :p", p=promo.id)
     assert code["uses"] == 0
@@ -72,8 +61,8 @@ async def test_purchase_events_reach_the_stream(platform, redis):
         types = [f["type"] for _id, f in entries if f["aggregate_id"] == purchase_id]
         return types if len(types) == 2 else None
 
-    types = await wait_for(published)
-    assert types is not None and sorted(types) == ["purchase.paid", "purchase.reserved"]
+    types = await eventually(published)
+    assert sorted(types) == ["purchase.paid", "purchase.reserved"]
     entries = await redis.xrevrange("loyalty.events", count=2000)
     [reserved] = [
         json.loads(f["payload"])

@@ -3,13 +3,13 @@
 import os
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 import httpx
 
 from scripts.environments import TEST_ENV, TEST_PORT_OFFSET
 from scripts.processes import HTTP_SERVICES, http_command, workers_command
+from tests.support.polling import eventually_sync
 
 # auth on 18001, command_api 18002, query_api 18003, admin 18004 (slot 0)
 PORT_OFFSET = TEST_PORT_OFFSET
@@ -78,15 +78,11 @@ class Platform:
 
 
 def wait_healthy(url: str, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            response = httpx.get(f"{url}/health", timeout=2)
-            if response.status_code == 200:
-                return
-            last = response.text
-        except httpx.HTTPError as exc:
-            last = repr(exc)
-        time.sleep(0.2)
-    raise RuntimeError(f"{url} not healthy after {seconds}s: {last}")
+    eventually_sync(
+        lambda: httpx.get(f"{url}/health", timeout=2),
+        timeout=seconds,
+        interval=0.2,
+        until=lambda response: response.status_code == 200,
+        retry_on=(httpx.HTTPError,),
+        message=f"{url}/health answering 200",
+    )
