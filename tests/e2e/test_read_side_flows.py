@@ -2,6 +2,7 @@
 relay and streams, the projector in the workers process, answers from query_api."""
 
 import uuid
+from collections.abc import Callable
 
 import httpx
 import pytest
@@ -79,6 +80,17 @@ def active_reader(query: httpx.AsyncClient, user_id: uuid.UUID):
     return read
 
 
+async def buyer_with_a_listed_code(http, operator) -> tuple[uuid.UUID, dict, Callable]:
+    """A new buyer and a new public code, once the buyer's active codes list it; with the
+    reader of those active codes."""
+    command, query, auth = http
+    user = await register(auth, command)
+    code = await create_code(command, operator)
+    read = active_reader(query, user)
+    await eventually(read, until=lambda codes: code["code"] in codes)
+    return user, code, read
+
+
 async def use(command, user_id, code: str, tariff_id: int) -> dict:
     response = await command.post(
         f"{API}/use_promocode",
@@ -90,12 +102,10 @@ async def use(command, user_id, code: str, tariff_id: int) -> dict:
 
 
 async def test_a_use_and_a_cancel_show_up_in_active_codes_and_purchases(http, operator):
-    command, query, auth = http
-    user = await register(auth, command)
-    tariff = await create_tariff(command, operator)
-    code = (await create_code(command, operator))["code"]
-    read = active_reader(query, user)
-    listed = await eventually(read, until=lambda codes: code in codes)
+    command, query, _ = http
+    user, created, read = await buyer_with_a_listed_code(http, operator)
+    tariff, code = await create_tariff(command, operator), created["code"]
+    listed = await read()
     assert (listed[code]["uses_left_for_you"], listed[code]["uses_left_total"]) == (2, 10)
 
     purchase = await use(command, user, code, tariff["id"])
@@ -172,11 +182,8 @@ async def test_group_membership_changes_show_up(http, operator):
 
 
 async def test_a_disabled_code_disappears(http, operator):
-    command, query, auth = http
-    user = await register(auth, command)
-    code = await create_code(command, operator)
-    read = active_reader(query, user)
-    await eventually(read, until=lambda codes: code["code"] in codes)
+    command, query, _ = http
+    _, code, read = await buyer_with_a_listed_code(http, operator)
     patched = await command.patch(
         f"{API}/promocodes/{code['id']}", json={"is_active": False}, headers=operator
     )
@@ -188,11 +195,8 @@ async def test_a_disabled_code_disappears(http, operator):
 
 
 async def test_a_blocked_user_sees_no_codes(http, operator):
-    command, query, auth = http
-    user = await register(auth, command)
-    code = await create_code(command, operator)
-    read = active_reader(query, user)
-    await eventually(read, until=lambda codes: code["code"] in codes)
+    _, _, auth = http
+    user, _, read = await buyer_with_a_listed_code(http, operator)
 
     blocked = await auth.post(f"/api/v1/auth/users/{user}/block", headers=operator)
     assert blocked.status_code == 204, blocked.text
@@ -204,12 +208,10 @@ async def test_a_blocked_user_sees_no_codes(http, operator):
 async def test_redis_losing_its_memory_costs_no_empty_answer_and_the_platform_recovers(
     http, operator, settings
 ):
-    command, query, auth = http
-    user = await register(auth, command)
-    tariff = await create_tariff(command, operator)
-    code = (await create_code(command, operator))["code"]
-    read = active_reader(query, user)
-    before = await eventually(read, until=lambda codes: code in codes)
+    command, _, _ = http
+    user, created, read = await buyer_with_a_listed_code(http, operator)
+    tariff, code = await create_tariff(command, operator), created["code"]
+    before = await read()
 
     redis = make_redis(settings.redis_url)
     try:

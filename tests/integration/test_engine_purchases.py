@@ -88,35 +88,35 @@ async def test_cancel_gives_back_exactly_one_use_once_and_the_code_can_be_used_a
     assert await counters(promo.id, user) == (1, 4, 1)
 
 
-async def test_a_paid_purchase_cannot_be_cancelled():
+SETTLE = {
+    "paid": lambda purchase_id, user: handlers.confirm_purchase(
+        PurchaseRequest(purchase_id=purchase_id), actor_id=user
+    ),
+    "cancelled": lambda purchase_id, user: handlers.cancel_use_promocode(
+        CancelRequest(purchase_id=purchase_id), actor_id=user
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("settled", "then", "refusal", "counters_after"),
+    [
+        ("paid", "cancelled", "purchase_not_cancellable", (1, 2, 1)),
+        ("cancelled", "paid", "purchase_cancelled", (0, 3, 0)),
+    ],
+)
+async def test_a_settled_purchase_cannot_be_settled_the_other_way(
+    settled, then, refusal, counters_after
+):
     tariff = await create_tariff()
     promo = await create_promocode()
     user = await create_loyalty_user()
     purchase = await handlers.use_promocode(request(promo.code, tariff.id), actor_id=user)
-    await handlers.confirm_purchase(
-        PurchaseRequest(purchase_id=purchase.purchase_id), actor_id=user
-    )
+    await SETTLE[settled](purchase.purchase_id, user)
     with pytest.raises(AppError) as refused:
-        await handlers.cancel_use_promocode(
-            CancelRequest(purchase_id=purchase.purchase_id), actor_id=user
-        )
-    assert (refused.value.code, refused.value.status_code) == ("purchase_not_cancellable", 409)
-    assert await counters(promo.id, user) == (1, 2, 1)
-
-
-async def test_a_cancelled_purchase_cannot_be_paid():
-    tariff = await create_tariff()
-    promo = await create_promocode()
-    user = await create_loyalty_user()
-    purchase = await handlers.use_promocode(request(promo.code, tariff.id), actor_id=user)
-    await handlers.cancel_use_promocode(
-        CancelRequest(purchase_id=purchase.purchase_id), actor_id=user
-    )
-    with pytest.raises(AppError) as refused:
-        await handlers.confirm_purchase(
-            PurchaseRequest(purchase_id=purchase.purchase_id), actor_id=user
-        )
-    assert (refused.value.code, refused.value.status_code) == ("purchase_cancelled", 409)
+        await SETTLE[then](purchase.purchase_id, user)
+    assert (refused.value.code, refused.value.status_code) == (refusal, 409)
+    assert await counters(promo.id, user) == counters_after
 
 
 async def test_someone_elses_purchase_is_not_found():

@@ -4,8 +4,6 @@ stream, consumer group and projector (in-process), read back with query_api's re
 import uuid
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
 from loyalty.read_models.active import active_promocodes
 from tests.support import loyalty_writes as w
 from tests.support.factories import (
@@ -16,13 +14,6 @@ from tests.support.factories import (
     create_tariff,
 )
 from tests.support.read_side import ReadSideDriver
-
-
-@pytest.fixture
-async def side():
-    driver = await ReadSideDriver().start()
-    yield driver
-    await driver.close()
 
 
 async def active(side: ReadSideDriver, user_id: uuid.UUID) -> dict[str, dict]:

@@ -4,8 +4,6 @@ import json
 import uuid
 from datetime import UTC, datetime
 
-import pytest
-
 from core.streams import LOYALTY_EVENTS, Envelope, entry_fields
 from loyalty import events
 from tests.support import loyalty_writes as w
@@ -16,13 +14,6 @@ from tests.support.factories import (
     create_tariff,
 )
 from tests.support.read_side import ReadSideDriver
-
-
-@pytest.fixture
-async def side():
-    driver = await ReadSideDriver().start()
-    yield driver
-    await driver.close()
 
 
 async def listed(side: ReadSideDriver, user_id: uuid.UUID, code: str) -> dict | None:

@@ -20,16 +20,8 @@ from tests.support.factories import (
     create_promocode,
     create_tariff,
 )
-from tests.support.read_side import ReadSideDriver
 
 API = "/api/v1/loyalty"
-
-
-@pytest.fixture
-async def side():
-    driver = await ReadSideDriver().start()
-    yield driver
-    await driver.close()
 
 
 @pytest.fixture

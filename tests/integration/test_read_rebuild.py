@@ -6,8 +6,6 @@ import subprocess
 import sys
 import uuid
 
-import pytest
-
 from loyalty.read_models import keys
 from loyalty.read_models.rebuild import ensure_built
 from scripts.environments import TEST_ENV
@@ -19,13 +17,6 @@ from tests.support.factories import (
     create_tariff,
 )
 from tests.support.read_side import ReadSideDriver
-
-
-@pytest.fixture
-async def side():
-    driver = await ReadSideDriver().start()
-    yield driver
-    await driver.close()
 
 
 async def scenario(side: ReadSideDriver) -> dict:

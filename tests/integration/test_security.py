@@ -45,37 +45,31 @@ async def test_tokens_issued_before_a_user_revocation_are_refused(settings, redi
     assert (await verify_access_token(after.token, settings, redis)).user_id == user_id
 
 
+def admin_claims(settings) -> dict:
+    """What a forger wants: an admin token, valid for a minute, for our issuer and audience."""
+    now = time.time()
+    return {
+        "sub": str(uuid.uuid4()),
+        "role": "admin",
+        "jti": "x",
+        "iat": now,
+        "exp": now + 60,
+        "iss": settings.jwt_issuer,
+        "aud": settings.jwt_audience,
+    }
+
+
 async def test_token_signed_with_another_key_is_refused(settings, redis):
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    forged = jwt.encode(
-        {
-            "sub": str(uuid.uuid4()),
-            "role": "admin",
-            "jti": "x",
-            "iat": time.time(),
-            "exp": time.time() + 60,
-            "iss": settings.jwt_issuer,
-            "aud": settings.jwt_audience,
-        },
-        Ed25519PrivateKey.generate(),
-        algorithm="EdDSA",
-    )
+    forged = jwt.encode(admin_claims(settings), Ed25519PrivateKey.generate(), algorithm="EdDSA")
     with pytest.raises(NotAuthenticated):
         await verify_access_token(forged, settings, redis)
 
 
 async def test_hs256_token_keyed_with_the_public_key_is_refused(settings, redis):
     """The classic algorithm-confusion attack: PyJWT will not even sign it, so forge by hand."""
-    claims = {
-        "sub": str(uuid.uuid4()),
-        "role": "admin",
-        "jti": "x",
-        "iat": time.time(),
-        "exp": time.time() + 60,
-        "iss": settings.jwt_issuer,
-        "aud": settings.jwt_audience,
-    }
+    claims = admin_claims(settings)
 
     def b64(data: bytes) -> bytes:
         return base64.urlsafe_b64encode(data).rstrip(b"=")
