@@ -1,6 +1,16 @@
 import pytest
 
+from tests.support.platform import RUNNING
 from tests.support.read_side import ReadSideDriver
+
+
+@pytest.fixture(autouse=True)
+def _no_platform_workers(request):
+    """The e2e platform's workers (relays, consumers, reaper) would act on this test's rows
+    while it runs: an integration test runs its components in-process and alone."""
+    running = request.session.stash.get(RUNNING, None)
+    if running is not None:
+        running.pause_workers()
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from tests.support.factories import (
     create_promocode,
     create_tariff,
 )
-from tests.support.read_side import ReadSideDriver
+from tests.support.read_side import GROUPS, ReadSideDriver
 
 
 async def listed(side: ReadSideDriver, user_id: uuid.UUID, code: str) -> dict | None:
@@ -123,12 +123,12 @@ async def test_a_poison_event_goes_to_the_dlq_and_the_next_one_is_still_applied(
     await side.settle()
 
     assert await listed(side, user, promo.code) is not None
+    group = GROUPS[LOYALTY_EVENTS]
     dead = [f for _id, f in await side.redis.xrange(f"{LOYALTY_EVENTS}.dlq")]
-    [ours] = [f for f in dead if f["source_id"] == poison_id]
-    assert ours["group"] == "projector"
+    [ours] = [f for f in dead if f["source_id"] == poison_id and f["group"] == group]
     assert json.loads(ours["payload"]) == {"id": 999999, "code": "POISON"}
     pending = await side.redis.xpending_range(
-        LOYALTY_EVENTS, "projector", min=poison_id, max=poison_id, count=1
+        LOYALTY_EVENTS, group, min=poison_id, max=poison_id, count=1
     )
     assert pending == []
 
