@@ -5,13 +5,19 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# The exact versions the suite passed with (every dependency, dev tools included); `make lock`
+# refreshes it from the ranges in pyproject.toml.
+LOCK := requirements.lock
+LOCK_VENV := .lock-venv
 
-.PHONY: run test setup setup-test lint format loadtest benchmark clean
+.PHONY: run test setup setup-test lint format loadtest benchmark lock clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -r $(LOCK)
+	$(PY) -m pip install --quiet --no-deps -e .
+	$(PY) -m pip check  # a dependency in pyproject.toml that the lock lacks fails here
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -40,5 +46,16 @@ loadtest: $(STAMP)
 benchmark: setup-test
 	$(PY) -m pytest -m benchmark -s tests/benchmarks
 
+# The newest versions pyproject.toml allows, resolved in a throw-away virtualenv and pinned.
+# Then `make test` (it reinstalls from the new lock) and commit the lock if it passes.
+lock:
+	rm -rf $(LOCK_VENV)
+	$(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(LOCK_VENV)/bin/python -m pip install --quiet -e '.[dev]'
+	{ echo "# Written by make lock from pyproject.toml: refresh with make lock, do not edit."; \
+	  $(LOCK_VENV)/bin/python -m pip freeze --exclude-editable; } > $(LOCK)
+	rm -rf $(LOCK_VENV)
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(LOCK_VENV) .pytest_cache .ruff_cache

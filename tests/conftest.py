@@ -22,9 +22,3 @@ async def redis(settings):
     client = make_redis(settings.redis_url)
     yield client
     await client.aclose()
-
-
-def pytest_collection_modifyitems(items):
-    """End-to-end tests last: their processes (relays, consumers) live until the session ends
-    and would otherwise take work from the in-process ones of integration tests."""
-    items.sort(key=lambda item: "/e2e/" in str(item.path))

@@ -16,8 +16,14 @@ import pytest
 from loyalty import handlers
 from loyalty.catalog import generator
 from loyalty.schemas import GenerateRequest
-from tests.support.engine import OPERATOR_ID, create_users, make_promocode, make_tariff, sql
-from tests.support.factories import bearer
+from tests.support.db import sql
+from tests.support.factories import (
+    OPERATOR_ID,
+    bearer,
+    create_loyalty_users,
+    create_promocode,
+    create_tariff,
+)
 from tests.support.platform import Platform
 
 pytestmark = pytest.mark.benchmark
@@ -87,9 +93,9 @@ def summary(seconds: list[float]) -> str:
 
 async def test_use_promocode_latency_under_200_concurrent_buyers(command_api):
     buyers, codes_each = 200, 10
-    tariff = await make_tariff()
-    promos = [await make_promocode(max_uses=None, per_user_limit=1) for _ in range(codes_each)]
-    users = await create_users(buyers)
+    tariff = await create_tariff()
+    promos = [await create_promocode(max_uses=None, per_user_limit=1) for _ in range(codes_each)]
+    users = await create_loyalty_users(buyers)
     headers = {u: bearer(u) for u in users}
     statuses: dict[int, int] = {}
     errors: list[str] = []
@@ -103,7 +109,7 @@ async def test_use_promocode_latency_under_200_concurrent_buyers(command_api):
                 statuses,
                 errors,
             )
-            for u in await create_users(50)
+            for u in await create_loyalty_users(50)
             for promo in promos[:2]
         ]
     print(f"\n[benchmark] use_promocode, one buyer at a time (100 requests): {summary(alone)}")

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from auth.cli import create_user
-from tests.support.engine import events_for, sql
+from tests.support.db import events_for, sql
 
 PASSWORD = "operator-pass-1"
 

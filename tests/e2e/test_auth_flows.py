@@ -5,10 +5,8 @@ Every login sends its own X-Forwarded-For (uvicorn trusts it from 127.0.0.1, as 
 the gateway), so the per-address failure counters of one test never reach another.
 """
 
-import asyncio
 import subprocess
 import sys
-import time
 import uuid
 
 import httpx
@@ -18,8 +16,10 @@ from sqlalchemy import text
 from auth.config import get_auth_settings
 from core.db import get_engine
 from core.security import decode_access_token
+from tests.support.db import loyalty_status
 from tests.support.factories import bearer
 from tests.support.platform import PORT_OFFSET
+from tests.support.polling import eventually
 
 AUTH = "/api/v1/auth"
 PASSWORD = "s3cret-pass!"
@@ -77,25 +77,14 @@ def auth_header(pair: dict) -> dict[str, str]:
     return {"Authorization": f"Bearer {pair['access_token']}"}
 
 
+async def signed_in(client: httpx.AsyncClient) -> tuple[str, str, dict]:
+    """A new account and the token pair of its first login: (user id, email, pair)."""
+    user_id, email = await register(client)
+    return user_id, email, await tokens(client, email)
+
+
 def error_code(response: httpx.Response) -> str:
     return response.json()["error"]["code"]
-
-
-async def loyalty_status(settings, user_id: str, expected: str, seconds: float = 10) -> str | None:
-    """The loyalty replica's status for the user, once it is `expected` or time runs out."""
-    engine = get_engine(settings.loyalty_database_url)
-    deadline, status = time.monotonic() + seconds, None
-    while time.monotonic() < deadline:
-        async with engine.connect() as conn:
-            status = (
-                await conn.execute(
-                    text("SELECT status FROM users WHERE id = :id"), {"id": uuid.UUID(user_id)}
-                )
-            ).scalar()
-        if status == expected:
-            return status
-        await asyncio.sleep(0.05)
-    return status
 
 
 async def call_loyalty(platform, service: str, headers: dict[str, str]) -> httpx.Response:
@@ -113,8 +102,7 @@ async def skip_unless_route_exists(platform, service: str, valid: dict[str, str]
 
 async def test_login_gives_a_bearer_pair_and_me_answers(platform):
     async with auth_client(platform) as client:
-        user_id, email = await register(client)
-        pair = await tokens(client, email)
+        user_id, email, pair = await signed_in(client)
         me = await client.get("/me", headers=auth_header(pair))
     assert pair["token_type"] == "bearer"
     assert pair["expires_in"] == 15 * 60
@@ -152,8 +140,7 @@ async def test_weak_password_is_refused_at_registration(platform):
 
 async def test_refresh_reuse_attack_ends_the_whole_family(platform):
     async with auth_client(platform) as client:
-        _, email = await register(client)
-        stolen = await tokens(client, email)
+        *_, stolen = await signed_in(client)
         rotated = await client.post(
             "/refresh_token", json={"refresh_token": stolen["refresh_token"]}
         )
@@ -178,8 +165,7 @@ async def test_refresh_reuse_attack_ends_the_whole_family(platform):
 
 async def test_logout_ends_the_access_token_and_its_refresh_family(platform):
     async with auth_client(platform) as client:
-        _, email = await register(client)
-        pair = await tokens(client, email)
+        _, email, pair = await signed_in(client)
         other_device = await tokens(client, email)
 
         assert (await client.post("/logout", headers=auth_header(pair))).status_code == 204
@@ -193,36 +179,29 @@ async def test_logout_ends_the_access_token_and_its_refresh_family(platform):
         assert (await client.get("/me", headers=auth_header(other_device))).status_code == 200
 
 
+# Two ways a token dies before it expires: its user logs out, or an operator blocks the user.
+REVOCATIONS = {
+    "logout": lambda client, user_id, pair: client.post("/logout", headers=auth_header(pair)),
+    "block": lambda client, user_id, pair: client.post(f"/users/{user_id}/block", headers=OPERATOR),
+}
+
+
+@pytest.mark.parametrize("revocation", list(REVOCATIONS))
 @pytest.mark.parametrize("service", list(LOYALTY_CALLS))
-async def test_logged_out_token_is_refused_by_the_loyalty_service(platform, service):
+async def test_a_revoked_token_is_refused_by_the_loyalty_service(platform, service, revocation):
     async with auth_client(platform) as client:
-        _, email = await register(client)
-        pair = await tokens(client, email)
+        user_id, _, pair = await signed_in(client)
         await skip_unless_route_exists(platform, service, auth_header(pair))
-        assert (await client.post("/logout", headers=auth_header(pair))).status_code == 204
+        assert (await REVOCATIONS[revocation](client, user_id, pair)).status_code == 204
 
     response = await call_loyalty(platform, service, auth_header(pair))
     assert response.status_code == 401, response.text
     assert error_code(response) == "token_revoked"
 
 
-@pytest.mark.parametrize("service", list(LOYALTY_CALLS))
-async def test_blocked_user_is_locked_out_of_the_loyalty_service(platform, service):
+async def test_blocked_user_is_locked_out_until_unblocked(platform):
     async with auth_client(platform) as client:
-        user_id, email = await register(client)
-        pair = await tokens(client, email)
-        await skip_unless_route_exists(platform, service, auth_header(pair))
-        assert (await client.post(f"/users/{user_id}/block", headers=OPERATOR)).status_code == 204
-
-    response = await call_loyalty(platform, service, auth_header(pair))
-    assert response.status_code == 401, response.text
-    assert error_code(response) == "token_revoked"
-
-
-async def test_blocked_user_is_locked_out_until_unblocked(platform, settings):
-    async with auth_client(platform) as client:
-        user_id, email = await register(client)
-        pair = await tokens(client, email)
+        user_id, email, pair = await signed_in(client)
 
         assert (await client.post(f"/users/{user_id}/block", headers=OPERATOR)).status_code == 204
 
@@ -234,19 +213,18 @@ async def test_blocked_user_is_locked_out_until_unblocked(platform, settings):
         assert error_code(me) == "token_revoked"
         refresh = await client.post("/refresh_token", json={"refresh_token": pair["refresh_token"]})
         assert refresh.status_code == 401
-        assert await loyalty_status(settings, user_id, "blocked") == "blocked"
+        await eventually(lambda: loyalty_status(user_id), until=lambda s: s == "blocked")
 
         assert (await client.post(f"/users/{user_id}/unblock", headers=OPERATOR)).status_code == 204
 
         again = await tokens(client, email)
         assert (await client.get("/me", headers=auth_header(again))).json()["status"] == "active"
-        assert await loyalty_status(settings, user_id, "active") == "active"
+        await eventually(lambda: loyalty_status(user_id), until=lambda s: s == "active")
 
 
 async def test_only_operators_block_and_look_up(platform):
     async with auth_client(platform) as client:
-        user_id, email = await register(client)
-        pair = await tokens(client, email)
+        user_id, email, pair = await signed_in(client)
         block = await client.post(f"/users/{user_id}/block", headers=auth_header(pair))
         lookup = await client.post(
             "/users/lookup", json={"ids": [user_id]}, headers=auth_header(pair)
@@ -263,10 +241,9 @@ async def test_only_operators_block_and_look_up(platform):
     assert found.json() == [{"id": user_id, "email": email, "status": "active"}]
 
 
-async def test_delete_needs_the_password_and_ends_the_account(platform, settings):
+async def test_delete_needs_the_password_and_ends_the_account(platform):
     async with auth_client(platform) as client:
-        user_id, email = await register(client)
-        pair = await tokens(client, email)
+        user_id, email, pair = await signed_in(client)
 
         wrong = await client.post(
             "/delete", json={"password": "not-the-password"}, headers=auth_header(pair)
@@ -281,7 +258,7 @@ async def test_delete_needs_the_password_and_ends_the_account(platform, settings
         refused = await login(client, email)
         assert refused.status_code == 401
         assert error_code(refused) == "invalid_credentials"
-    assert await loyalty_status(settings, user_id, "deleted") == "deleted"
+    await eventually(lambda: loyalty_status(user_id), until=lambda s: s == "deleted")
 
 
 async def test_two_auth_processes_are_interchangeable(platform):

@@ -5,16 +5,16 @@ until the loyalty side has followed, then reads every row of every table of the 
 database as text and looks for any email auth has ever stored in this test database.
 """
 
-import asyncio
 import re
-import time
 import uuid
 
 import httpx
 from sqlalchemy import text
 
 from core.db import get_engine
+from tests.support.db import loyalty_status
 from tests.support.factories import bearer
+from tests.support.polling import eventually
 
 AUTH = "/api/v1/auth"
 PASSWORD = "s3cret-pass!"
@@ -56,20 +56,8 @@ async def auth_emails(settings) -> set[str]:
         return set((await conn.execute(text("SELECT email FROM users"))).scalars())
 
 
-async def wait_for_loyalty_status(settings, user_id: str, status: str) -> None:
-    engine = get_engine(settings.loyalty_database_url)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        async with engine.connect() as conn:
-            found = (
-                await conn.execute(
-                    text("SELECT status FROM users WHERE id = :id"), {"id": uuid.UUID(user_id)}
-                )
-            ).scalar()
-        if found == status:
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"loyalty replica of {user_id} never became {status}")
+async def wait_for_loyalty_status(user_id: str, status: str) -> None:
+    await eventually(lambda: loyalty_status(user_id), until=lambda found: found == status)
 
 
 async def test_loyalty_database_holds_no_email_or_password_hash(platform, settings):
@@ -80,16 +68,16 @@ async def test_loyalty_database_holds_no_email_or_password_hash(platform, settin
             "/user_registration", json={"email": email, "password": PASSWORD}
         )
         user_id = registered.json()["id"]
-        await wait_for_loyalty_status(settings, user_id, "active")
+        await wait_for_loyalty_status(user_id, "active")
         assert (await client.post(f"/users/{user_id}/block", headers=operator)).status_code == 204
-        await wait_for_loyalty_status(settings, user_id, "blocked")
+        await wait_for_loyalty_status(user_id, "blocked")
         assert (await client.post(f"/users/{user_id}/unblock", headers=operator)).status_code == 204
-        await wait_for_loyalty_status(settings, user_id, "active")
+        await wait_for_loyalty_status(user_id, "active")
         login = await client.post("/login", json={"email": email, "password": PASSWORD})
         me = {"Authorization": f"Bearer {login.json()['access_token']}"}
         deleted = await client.post("/delete", json={"password": PASSWORD}, headers=me)
         assert deleted.status_code == 204
-    await wait_for_loyalty_status(settings, user_id, "deleted")
+    await wait_for_loyalty_status(user_id, "deleted")
 
     dump = await loyalty_dump(settings)
     known_emails = await auth_emails(settings)

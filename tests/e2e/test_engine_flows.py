@@ -1,39 +1,33 @@
 """The promo-code engine end to end: command_api and workers as real processes."""
 
-import asyncio
 import json
-import time
 
 import httpx
 
-from tests.support.engine import make_promocode, make_tariff, sql
-from tests.support.factories import bearer, create_loyalty_user
+from tests.support.db import sql
+from tests.support.factories import bearer, create_loyalty_user, create_promocode, create_tariff
+from tests.support.polling import eventually
 
 API = "/api/v1/loyalty"
 
 
-async def wait_for(predicate, seconds: float = 10.0):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        result = await predicate()
-        if result:
-            return result
-        await asyncio.sleep(0.1)
-    return None
+async def use_new_code(client: httpx.AsyncClient, **code_fields) -> tuple[str, int, dict]:
+    """A buyer's use of a new code over HTTP: (purchase id, promo code id, buyer's headers)."""
+    tariff = await create_tariff()
+    promo = await create_promocode(**code_fields)
+    buyer = bearer(await create_loyalty_user())
+    used = await client.post(
+        f"{API}/use_promocode",
+        json={"promocode": promo.code, "tariff_id": tariff.id},
+        headers=buyer,
+    )
+    assert used.status_code == 201, used.text
+    return used.json()["purchase_id"], promo.id, buyer
 
 
 async def test_an_unconfirmed_reservation_is_reaped_and_its_use_comes_back(platform):
-    tariff = await make_tariff()
-    promo = await make_promocode(max_uses=1)
-    user = await create_loyalty_user()
     async with httpx.AsyncClient(base_url=platform.urls["command_api"]) as client:
-        used = await client.post(
-            f"{API}/use_promocode",
-            json={"promocode": promo.code, "tariff_id": tariff.id},
-            headers=bearer(user),
-        )
-    assert used.status_code == 201, used.text
-    purchase_id = used.json()["purchase_id"]
+        purchase_id, promocode_id, _ = await use_new_code(client, max_uses=1)
     await sql(
         "UPDATE purchases SET expires_at = now() - interval '1 second' WHERE id = :i",
         i=purchase_id,
@@ -45,25 +39,17 @@ async def test_an_unconfirmed_reservation_is_reaped_and_its_use_comes_back(platf
         )
         return row if row["status"] == "cancelled" else None
 
-    row = await wait_for(reaped)
+    row = await eventually(reaped)
     assert row == {"status": "cancelled", "cancel_reason": "reservation_expired"}
-    [code] = await sql("SELECT uses FROM promocodes WHERE id = :p", p=promo.id)
+    [code] = await sql("SELECT uses FROM promocodes WHERE id = :p", p=promocode_id)
     assert code["uses"] == 0
 
 
 async def test_purchase_events_reach_the_stream(platform, redis):
-    tariff = await make_tariff()
-    promo = await make_promocode(max_uses=3)
-    user = await create_loyalty_user()
     async with httpx.AsyncClient(base_url=platform.urls["command_api"]) as client:
-        used = await client.post(
-            f"{API}/use_promocode",
-            json={"promocode": promo.code, "tariff_id": tariff.id},
-            headers=bearer(user),
-        )
-        purchase_id = used.json()["purchase_id"]
+        purchase_id, _, buyer = await use_new_code(client, max_uses=3)
         paid = await client.post(
-            f"{API}/confirm_purchase", json={"purchase_id": purchase_id}, headers=bearer(user)
+            f"{API}/confirm_purchase", json={"purchase_id": purchase_id}, headers=buyer
         )
     assert paid.status_code == 200
 
@@ -72,8 +58,8 @@ async def test_purchase_events_reach_the_stream(platform, redis):
         types = [f["type"] for _id, f in entries if f["aggregate_id"] == purchase_id]
         return types if len(types) == 2 else None
 
-    types = await wait_for(published)
-    assert types is not None and sorted(types) == ["purchase.paid", "purchase.reserved"]
+    types = await eventually(published)
+    assert sorted(types) == ["purchase.paid", "purchase.reserved"]
     entries = await redis.xrevrange("loyalty.events", count=2000)
     [reserved] = [
         json.loads(f["payload"])

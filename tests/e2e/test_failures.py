@@ -1,16 +1,14 @@
 """Failure modes: a lost dependency is named by /health; a dead worker loses nothing."""
 
-import asyncio
 import subprocess
-import time
 import uuid
 
 import httpx
-from sqlalchemy import text
 
-from core.db import get_engine
 from scripts.environments import TEST_PORT_OFFSET
 from scripts.processes import http_command
+from tests.support.db import sql
+from tests.support.polling import eventually, eventually_sync
 
 
 def test_health_is_503_naming_redis_when_redis_does_not_answer(platform):
@@ -23,15 +21,13 @@ def test_health_is_503_naming_redis_when_redis_does_not_answer(platform):
         stderr=subprocess.DEVNULL,
     )
     try:
-        response = None
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                response = httpx.get(f"http://127.0.0.1:{port}/health", timeout=5)
-                break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        assert response is not None, "command_api did not start"
+        response = eventually_sync(
+            lambda: httpx.get(f"http://127.0.0.1:{port}/health", timeout=5),
+            timeout=30,
+            interval=0.2,
+            retry_on=(httpx.TransportError,),
+            message="command_api answering /health",
+        )
         assert response.status_code == 503
         body = response.json()
         assert body["failing"] == ["redis"]
@@ -41,7 +37,7 @@ def test_health_is_503_naming_redis_when_redis_does_not_answer(platform):
         proc.wait(10)
 
 
-async def test_users_registered_while_workers_are_down_arrive_when_they_return(platform, settings):
+async def test_users_registered_while_workers_are_down_arrive_when_they_return(platform):
     platform.stop_process("workers")
     try:
         user_ids = []
@@ -59,14 +55,9 @@ async def test_users_registered_while_workers_are_down_arrive_when_they_return(p
     finally:
         platform.start_workers()
 
-    engine = get_engine(settings.loyalty_database_url)
-    found: set = set()
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline and len(found) < len(user_ids):
-        async with engine.connect() as conn:
-            rows = await conn.execute(
-                text("SELECT id FROM users WHERE id = ANY(:ids)"), {"ids": user_ids}
-            )
-            found = {row.id for row in rows}
-        await asyncio.sleep(0.1)
-    assert found == set(user_ids)
+    async def arrived() -> set[uuid.UUID]:
+        return {
+            r["id"] for r in await sql("SELECT id FROM users WHERE id = ANY(:ids)", ids=user_ids)
+        }
+
+    await eventually(arrived, timeout=15, until=lambda found: found == set(user_ids))

@@ -7,8 +7,14 @@ import httpx
 import pytest
 
 from command_api.app import app
-from tests.support.engine import attempts_of, make_promocode, make_tariff, sql, unique_code
-from tests.support.factories import bearer, create_loyalty_user
+from tests.support.db import attempts_of, sql
+from tests.support.factories import (
+    bearer,
+    create_loyalty_user,
+    create_promocode,
+    create_tariff,
+    unique_code,
+)
 
 API = "/api/v1/loyalty"
 
@@ -27,8 +33,8 @@ def error_of(response: httpx.Response) -> str:
 
 
 async def test_buyer_flow_over_http(client):
-    tariff = await make_tariff(price=39_900)
-    promo = await make_promocode(discount_type="percent", value=10, max_uses=5)
+    tariff = await create_tariff(price=39_900)
+    promo = await create_promocode(discount_type="percent", value=10, max_uses=5)
     user = await create_loyalty_user()
     headers = bearer(user)
     body = {"promocode": promo.code.lower(), "tariff_id": tariff.id}
@@ -140,38 +146,22 @@ async def test_operator_endpoints_over_http(client):
     user = await create_loyalty_user()
     group = await client.post(f"{API}/groups", json={"name": unique_code()}, headers=headers)
     assert group.status_code == 201
-    members = await client.post(
-        f"{API}/groups/{group.json()['id']}/members",
-        json={"user_ids": [str(user)]},
-        headers=headers,
-    )
-    assert members.json()["user_ids"] == [str(user)]
-    assigned = await client.post(
-        f"{API}/promocodes/{promo['id']}/assignments",
-        json={"group_ids": [group.json()["id"]]},
-        headers=headers,
-    )
-    assert assigned.json()["group_ids"] == [group.json()["id"]]
+    group_id = group.json()["id"]
+    # Members and assignments: POST adds, DELETE with the same body removes (and answers it).
+    members = (f"{API}/groups/{group_id}/members", {"user_ids": [str(user)]})
+    assignments = (f"{API}/promocodes/{promo['id']}/assignments", {"group_ids": [group_id]})
+    for path, body in (members, assignments):
+        added = await client.post(path, json=body, headers=headers)
+        assert added.status_code == 200 and body.items() <= added.json().items(), added.text
     applied = await client.post(
         f"{API}/promocodes/{promo['id']}/apply_to_users",
         json={"user_ids": [str(user)], "tariff_id": tariff["id"], "dry_run": True},
         headers=headers,
     )
     assert applied.status_code == 200 and len(applied.json()["applied"]) == 1
-    removed = await client.request(
-        "DELETE",
-        f"{API}/groups/{group.json()['id']}/members",
-        json={"user_ids": [str(user)]},
-        headers=headers,
-    )
-    assert removed.json()["user_ids"] == [str(user)]
-    unassigned = await client.request(
-        "DELETE",
-        f"{API}/promocodes/{promo['id']}/assignments",
-        json={"group_ids": [group.json()["id"]]},
-        headers=headers,
-    )
-    assert unassigned.json()["group_ids"] == [group.json()["id"]]
+    for path, body in (members, assignments):
+        removed = await client.request("DELETE", path, json=body, headers=headers)
+        assert removed.status_code == 200 and body.items() <= removed.json().items(), removed.text
     generated = await client.post(
         f"{API}/promocodes/generate",
         json={"count": 20, "length": 8, "discount_type": "trial", "value": 14},
@@ -187,8 +177,8 @@ async def test_operator_endpoints_over_http(client):
 
 
 async def test_not_assigned_is_answered_as_not_found_but_logged_as_it_is(client):
-    tariff = await make_tariff()
-    promo = await make_promocode(audience="assigned")
+    tariff = await create_tariff()
+    promo = await create_promocode(audience="assigned")
     user = await create_loyalty_user()
     response = await client.post(
         f"{API}/apply_promocode",
@@ -200,7 +190,7 @@ async def test_not_assigned_is_answered_as_not_found_but_logged_as_it_is(client)
 
 
 async def test_rate_limited_answer_has_retry_after(client, settings):
-    tariff = await make_tariff()
+    tariff = await create_tariff()
     user = await create_loyalty_user()
     headers = bearer(user)
     for n in range(settings.failed_attempts_per_minute):
@@ -220,17 +210,22 @@ async def test_rate_limited_answer_has_retry_after(client, settings):
 # ---- Idempotency-Key ------------------------------------------------------------------------
 
 
+async def keyed_use(**code_fields) -> tuple[dict, dict, int]:
+    """A new buyer's use_promocode of a new code: (body, headers with a new Idempotency-Key,
+    promo code id)."""
+    tariff = await create_tariff()
+    promo = await create_promocode(**code_fields)
+    headers = {**bearer(await create_loyalty_user()), "Idempotency-Key": uuid.uuid4().hex}
+    return {"promocode": promo.code, "tariff_id": tariff.id}, headers, promo.id
+
+
 async def test_same_key_same_body_replays_the_first_answer(client):
-    tariff = await make_tariff()
-    promo = await make_promocode(max_uses=10, per_user_limit=5)
-    user = await create_loyalty_user()
-    headers = {**bearer(user), "Idempotency-Key": uuid.uuid4().hex}
-    body = {"promocode": promo.code, "tariff_id": tariff.id}
+    body, headers, promocode_id = await keyed_use(max_uses=10, per_user_limit=5)
     first = await client.post(f"{API}/use_promocode", json=body, headers=headers)
     second = await client.post(f"{API}/use_promocode", json=body, headers=headers)
     assert first.status_code == second.status_code == 201
     assert first.json() == second.json()
-    [row] = await sql("SELECT uses FROM promocodes WHERE id = :p", p=promo.id)
+    [row] = await sql("SELECT uses FROM promocodes WHERE id = :p", p=promocode_id)
     assert row["uses"] == 1
     # Another key is another purchase.
     third = await client.post(
@@ -240,8 +235,8 @@ async def test_same_key_same_body_replays_the_first_answer(client):
 
 
 async def test_same_key_another_body_is_refused(client):
-    tariff = await make_tariff()
-    a, b = await make_promocode(per_user_limit=5), await make_promocode(per_user_limit=5)
+    tariff = await create_tariff()
+    a, b = await create_promocode(per_user_limit=5), await create_promocode(per_user_limit=5)
     user = await create_loyalty_user()
     headers = {**bearer(user), "Idempotency-Key": uuid.uuid4().hex}
     first = await client.post(
@@ -255,7 +250,7 @@ async def test_same_key_another_body_is_refused(client):
 
 
 async def test_a_failed_first_attempt_is_replayed_too(client):
-    tariff = await make_tariff()
+    tariff = await create_tariff()
     user = await create_loyalty_user()
     headers = {**bearer(user), "Idempotency-Key": uuid.uuid4().hex}
     body = {"promocode": unique_code(), "tariff_id": tariff.id}
@@ -267,16 +262,8 @@ async def test_a_failed_first_attempt_is_replayed_too(client):
 
 
 async def test_confirm_and_cancel_replay_and_keys_are_per_endpoint(client):
-    tariff = await make_tariff()
-    promo = await make_promocode(max_uses=10)
-    user = await create_loyalty_user()
-    key = uuid.uuid4().hex
-    headers = {**bearer(user), "Idempotency-Key": key}
-    used = await client.post(
-        f"{API}/use_promocode",
-        json={"promocode": promo.code, "tariff_id": tariff.id},
-        headers=headers,
-    )
+    body, headers, _ = await keyed_use(max_uses=10)
+    used = await client.post(f"{API}/use_promocode", json=body, headers=headers)
     purchase_id = used.json()["purchase_id"]
     cancels = [
         await client.post(
@@ -293,11 +280,7 @@ async def test_confirm_and_cancel_replay_and_keys_are_per_endpoint(client):
 
 
 async def test_a_key_still_running_answers_409(client):
-    tariff = await make_tariff()
-    promo = await make_promocode(max_uses=100, per_user_limit=100)
-    user = await create_loyalty_user()
-    headers = {**bearer(user), "Idempotency-Key": uuid.uuid4().hex}
-    body = {"promocode": promo.code, "tariff_id": tariff.id}
+    body, headers, promocode_id = await keyed_use(max_uses=100, per_user_limit=100)
     responses = await asyncio.gather(
         *(client.post(f"{API}/use_promocode", json=body, headers=headers) for _ in range(10))
     )
@@ -308,13 +291,13 @@ async def test_a_key_still_running_answers_409(client):
             assert error_of(r) == "idempotency_key_in_use"
     ids = {r.json()["purchase_id"] for r in responses if r.status_code == 201}
     assert len(ids) == 1
-    [row] = await sql("SELECT uses FROM promocodes WHERE id = :p", p=promo.id)
+    [row] = await sql("SELECT uses FROM promocodes WHERE id = :p", p=promocode_id)
     assert row["uses"] == 1
 
 
 async def test_keys_belong_to_their_user(client):
-    tariff = await make_tariff()
-    promo = await make_promocode(max_uses=10)
+    tariff = await create_tariff()
+    promo = await create_promocode(max_uses=10)
     key = uuid.uuid4().hex
     body = {"promocode": promo.code, "tariff_id": tariff.id}
     for _ in range(2):

@@ -7,8 +7,14 @@ import pytest
 from core.errors import AppError
 from loyalty import handlers
 from loyalty.schemas import CancelRequest, PurchaseRequest
-from tests.support.engine import create_users, make_promocode, make_tariff, request, sql
-from tests.support.factories import create_loyalty_user
+from tests.support.db import sql
+from tests.support.factories import (
+    create_loyalty_user,
+    create_loyalty_users,
+    create_promocode,
+    create_tariff,
+    request,
+)
 
 
 async def outcomes(calls) -> tuple[list, list[str]]:
@@ -22,9 +28,9 @@ async def outcomes(calls) -> tuple[list, list[str]]:
 
 @pytest.mark.parametrize("round_", range(5))
 async def test_200_buyers_at_once_leave_exactly_50_purchases(round_):
-    tariff = await make_tariff()
-    promo = await make_promocode(max_uses=50, per_user_limit=1)
-    buyers = await create_users(200)
+    tariff = await create_tariff()
+    promo = await create_promocode(max_uses=50, per_user_limit=1)
+    buyers = await create_loyalty_users(200)
     won, lost = await outcomes(
         handlers.use_promocode(request(promo.code, tariff.id), actor_id=b) for b in buyers
     )
@@ -39,8 +45,8 @@ async def test_200_buyers_at_once_leave_exactly_50_purchases(round_):
 
 
 async def test_one_user_firing_20_parallel_uses_of_a_once_per_user_code_gets_one():
-    tariff = await make_tariff()
-    promo = await make_promocode(max_uses=100, per_user_limit=1)
+    tariff = await create_tariff()
+    promo = await create_promocode(max_uses=100, per_user_limit=1)
     user = await create_loyalty_user()
     won, lost = await outcomes(
         handlers.use_promocode(request(promo.code, tariff.id), actor_id=user) for _ in range(20)
@@ -56,8 +62,8 @@ async def test_one_user_firing_20_parallel_uses_of_a_once_per_user_code_gets_one
 
 
 async def test_a_per_user_limit_of_3_holds_under_parallel_uses():
-    tariff = await make_tariff()
-    promo = await make_promocode(max_uses=None, per_user_limit=3)
+    tariff = await create_tariff()
+    promo = await create_promocode(max_uses=None, per_user_limit=3)
     user = await create_loyalty_user()
     won, lost = await outcomes(
         handlers.use_promocode(request(promo.code, tariff.id), actor_id=user) for _ in range(15)
@@ -66,8 +72,8 @@ async def test_a_per_user_limit_of_3_holds_under_parallel_uses():
 
 
 async def test_concurrent_confirm_and_cancel_end_in_exactly_one():
-    tariff = await make_tariff()
-    promo = await make_promocode(max_uses=None, per_user_limit=None)
+    tariff = await create_tariff()
+    promo = await create_promocode(max_uses=None, per_user_limit=None)
     user = await create_loyalty_user()
     for _ in range(20):
         purchase = await handlers.use_promocode(request(promo.code, tariff.id), actor_id=user)
@@ -102,8 +108,8 @@ async def test_concurrent_confirm_and_cancel_end_in_exactly_one():
 
 
 async def test_parallel_cancels_give_back_one_use():
-    tariff = await make_tariff()
-    promo = await make_promocode(max_uses=5)
+    tariff = await create_tariff()
+    promo = await create_promocode(max_uses=5)
     user = await create_loyalty_user()
     purchase = await handlers.use_promocode(request(promo.code, tariff.id), actor_id=user)
     body = CancelRequest(purchase_id=purchase.purchase_id)

@@ -8,8 +8,8 @@ import pytest
 from core.errors import AppError
 from loyalty import handlers
 from loyalty.schemas import CancelRequest, PurchaseRequest
-from tests.support.engine import events_for, make_promocode, make_tariff, request, sql
-from tests.support.factories import create_loyalty_user
+from tests.support.db import events_for, sql
+from tests.support.factories import create_loyalty_user, create_promocode, create_tariff, request
 
 
 async def counters(promocode_id: int, user_id: uuid.UUID) -> tuple[int, int, int]:
@@ -23,8 +23,8 @@ async def counters(promocode_id: int, user_id: uuid.UUID) -> tuple[int, int, int
 
 
 async def test_quote_prices_the_tariff_and_changes_nothing():
-    tariff = await make_tariff(price=39_900)
-    promo = await make_promocode(discount_type="percent", value=15, max_uses=5)
+    tariff = await create_tariff(price=39_900)
+    promo = await create_promocode(discount_type="percent", value=15, max_uses=5)
     user = await create_loyalty_user()
     quote = await handlers.apply_promocode(request(promo.code.lower(), tariff.id), actor_id=user)
     assert (quote.base_price, quote.discount, quote.final_price) == (39_900, 5_985, 33_915)
@@ -35,8 +35,8 @@ async def test_quote_prices_the_tariff_and_changes_nothing():
 
 
 async def test_use_reserves_one_use_and_publishes_the_counters():
-    tariff = await make_tariff(price=10_000)
-    promo = await make_promocode(discount_type="amount", value=2_500, max_uses=3)
+    tariff = await create_tariff(price=10_000)
+    promo = await create_promocode(discount_type="amount", value=2_500, max_uses=3)
     user = await create_loyalty_user()
     purchase = await handlers.use_promocode(request(promo.code, tariff.id), actor_id=user)
     assert purchase.status == "pending"
@@ -50,8 +50,8 @@ async def test_use_reserves_one_use_and_publishes_the_counters():
 
 
 async def test_confirm_pays_once_and_keeps_the_counters():
-    tariff = await make_tariff()
-    promo = await make_promocode(max_uses=3)
+    tariff = await create_tariff()
+    promo = await create_promocode(max_uses=3)
     user = await create_loyalty_user()
     purchase = await handlers.use_promocode(request(promo.code, tariff.id), actor_id=user)
     paid = await handlers.confirm_purchase(
@@ -69,8 +69,8 @@ async def test_confirm_pays_once_and_keeps_the_counters():
 
 
 async def test_cancel_gives_back_exactly_one_use_once_and_the_code_can_be_used_again():
-    tariff = await make_tariff()
-    promo = await make_promocode(max_uses=1, per_user_limit=1)
+    tariff = await create_tariff()
+    promo = await create_promocode(max_uses=1, per_user_limit=1)
     user = await create_loyalty_user()
     purchase = await handlers.use_promocode(request(promo.code, tariff.id), actor_id=user)
     body = CancelRequest(purchase_id=purchase.purchase_id, reason="card_declined")
@@ -88,40 +88,40 @@ async def test_cancel_gives_back_exactly_one_use_once_and_the_code_can_be_used_a
     assert await counters(promo.id, user) == (1, 4, 1)
 
 
-async def test_a_paid_purchase_cannot_be_cancelled():
-    tariff = await make_tariff()
-    promo = await make_promocode()
-    user = await create_loyalty_user()
-    purchase = await handlers.use_promocode(request(promo.code, tariff.id), actor_id=user)
-    await handlers.confirm_purchase(
-        PurchaseRequest(purchase_id=purchase.purchase_id), actor_id=user
-    )
-    with pytest.raises(AppError) as refused:
-        await handlers.cancel_use_promocode(
-            CancelRequest(purchase_id=purchase.purchase_id), actor_id=user
-        )
-    assert (refused.value.code, refused.value.status_code) == ("purchase_not_cancellable", 409)
-    assert await counters(promo.id, user) == (1, 2, 1)
+SETTLE = {
+    "paid": lambda purchase_id, user: handlers.confirm_purchase(
+        PurchaseRequest(purchase_id=purchase_id), actor_id=user
+    ),
+    "cancelled": lambda purchase_id, user: handlers.cancel_use_promocode(
+        CancelRequest(purchase_id=purchase_id), actor_id=user
+    ),
+}
 
 
-async def test_a_cancelled_purchase_cannot_be_paid():
-    tariff = await make_tariff()
-    promo = await make_promocode()
+@pytest.mark.parametrize(
+    ("settled", "then", "refusal", "counters_after"),
+    [
+        ("paid", "cancelled", "purchase_not_cancellable", (1, 2, 1)),
+        ("cancelled", "paid", "purchase_cancelled", (0, 3, 0)),
+    ],
+)
+async def test_a_settled_purchase_cannot_be_settled_the_other_way(
+    settled, then, refusal, counters_after
+):
+    tariff = await create_tariff()
+    promo = await create_promocode()
     user = await create_loyalty_user()
     purchase = await handlers.use_promocode(request(promo.code, tariff.id), actor_id=user)
-    await handlers.cancel_use_promocode(
-        CancelRequest(purchase_id=purchase.purchase_id), actor_id=user
-    )
+    await SETTLE[settled](purchase.purchase_id, user)
     with pytest.raises(AppError) as refused:
-        await handlers.confirm_purchase(
-            PurchaseRequest(purchase_id=purchase.purchase_id), actor_id=user
-        )
-    assert (refused.value.code, refused.value.status_code) == ("purchase_cancelled", 409)
+        await SETTLE[then](purchase.purchase_id, user)
+    assert (refused.value.code, refused.value.status_code) == (refusal, 409)
+    assert await counters(promo.id, user) == counters_after
 
 
 async def test_someone_elses_purchase_is_not_found():
-    tariff = await make_tariff()
-    promo = await make_promocode()
+    tariff = await create_tariff()
+    promo = await create_promocode()
     owner, other = await create_loyalty_user(), await create_loyalty_user()
     purchase = await handlers.use_promocode(request(promo.code, tariff.id), actor_id=owner)
     for call, body in [
@@ -143,8 +143,8 @@ async def expire(purchase_id: uuid.UUID) -> None:
 
 
 async def test_confirming_an_expired_reservation_cancels_it_and_gives_the_use_back():
-    tariff = await make_tariff()
-    promo = await make_promocode(max_uses=1)
+    tariff = await create_tariff()
+    promo = await create_promocode(max_uses=1)
     user = await create_loyalty_user()
     purchase = await handlers.use_promocode(request(promo.code, tariff.id), actor_id=user)
     await expire(purchase.purchase_id)
@@ -162,8 +162,8 @@ async def test_confirming_an_expired_reservation_cancels_it_and_gives_the_use_ba
 
 
 async def test_the_reaper_cancels_expired_reservations_only():
-    tariff = await make_tariff()
-    promo = await make_promocode(max_uses=10, per_user_limit=None)
+    tariff = await create_tariff()
+    promo = await create_promocode(max_uses=10, per_user_limit=None)
     user = await create_loyalty_user()
     stale = await handlers.use_promocode(request(promo.code, tariff.id), actor_id=user)
     fresh = await handlers.use_promocode(request(promo.code, tariff.id), actor_id=user)
@@ -185,9 +185,9 @@ async def test_the_reaper_cancels_expired_reservations_only():
 
 
 async def test_trial_and_fixed_price_purchases():
-    tariff = await make_tariff(price=399_000)
-    trial = await make_promocode(discount_type="trial", value=30)
-    fixed = await make_promocode(discount_type="fixed_price", value=199_000)
+    tariff = await create_tariff(price=399_000)
+    trial = await create_promocode(discount_type="trial", value=30)
+    fixed = await create_promocode(discount_type="fixed_price", value=199_000)
     user = await create_loyalty_user()
     a = await handlers.use_promocode(request(trial.code, tariff.id), actor_id=user)
     b = await handlers.use_promocode(request(fixed.code, tariff.id), actor_id=user)

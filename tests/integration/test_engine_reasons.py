@@ -17,17 +17,16 @@ from loyalty.schemas import (
     PromocodeUpdate,
     TariffUpdate,
 )
-from tests.support.engine import (
+from tests.support.db import attempts_of, events_for
+from tests.support.factories import (
     OPERATOR_ID,
-    attempts_of,
-    events_for,
-    make_promocode,
-    make_tariff,
+    create_loyalty_user,
+    create_promocode,
+    create_tariff,
     request,
     sql,
     unique_code,
 )
-from tests.support.factories import create_loyalty_user
 
 NOW = datetime.now(UTC)
 
@@ -40,11 +39,11 @@ async def refused(call, code: str, tariff_id: int, user_id: uuid.UUID) -> AppErr
 
 async def scenario(reason: str) -> tuple[str, int, uuid.UUID, int | None]:
     """A code, a tariff and a user for which `reason` is the first that applies."""
-    tariff = await make_tariff()
+    tariff = await create_tariff()
     user = await create_loyalty_user()
     match reason:
         case "tariff_not_found":
-            promo = await make_promocode()
+            promo = await create_promocode()
             await handlers.update_tariff(
                 tariff.id, TariffUpdate(is_active=False), actor_id=OPERATOR_ID
             )
@@ -52,27 +51,27 @@ async def scenario(reason: str) -> tuple[str, int, uuid.UUID, int | None]:
         case "promocode_not_found":
             return unique_code("NOPE"), tariff.id, user, None
         case "promocode_not_assigned":
-            promo = await make_promocode(audience="assigned")
+            promo = await create_promocode(audience="assigned")
             return promo.code, tariff.id, user, promo.id
         case "promocode_disabled":
-            promo = await make_promocode(is_active=False)
+            promo = await create_promocode(is_active=False)
         case "promocode_not_started":
-            promo = await make_promocode(valid_from=NOW + timedelta(days=1), valid_until=None)
+            promo = await create_promocode(valid_from=NOW + timedelta(days=1), valid_until=None)
         case "promocode_expired":
-            promo = await make_promocode(
+            promo = await create_promocode(
                 valid_from=NOW - timedelta(days=2), valid_until=NOW - timedelta(days=1)
             )
         case "tariff_not_eligible":
-            other = await make_tariff()
-            promo = await make_promocode(tariff_ids=[other.id])
+            other = await create_tariff()
+            promo = await create_promocode(tariff_ids=[other.id])
         case "user_not_eligible":
-            promo = await make_promocode()
+            promo = await create_promocode()
             user = await create_loyalty_user(status="blocked")
         case "user_limit_reached":
-            promo = await make_promocode(per_user_limit=1)
+            promo = await create_promocode(per_user_limit=1)
             await handlers.use_promocode(request(promo.code, tariff.id), actor_id=user)
         case "promocode_exhausted":
-            promo = await make_promocode(max_uses=1)
+            promo = await create_promocode(max_uses=1)
             await handlers.use_promocode(
                 request(promo.code, tariff.id), actor_id=await create_loyalty_user()
             )
@@ -123,8 +122,8 @@ async def test_a_rejected_use_reserves_nothing():
 
 
 async def test_an_unknown_user_is_not_eligible():
-    tariff = await make_tariff()
-    promo = await make_promocode()
+    tariff = await create_tariff()
+    promo = await create_promocode()
     stranger = uuid.uuid4()
     error = await refused(handlers.use_promocode, promo.code, tariff.id, stranger)
     assert (error.code, error.status_code) == ("user_not_eligible", 403)
@@ -132,8 +131,8 @@ async def test_an_unknown_user_is_not_eligible():
 
 
 async def test_an_assigned_code_reaches_its_user_and_the_members_of_its_groups():
-    tariff = await make_tariff()
-    promo = await make_promocode(audience="assigned")
+    tariff = await create_tariff()
+    promo = await create_promocode(audience="assigned")
     direct, member, outsider = [await create_loyalty_user() for _ in range(3)]
     group = await handlers.create_group(
         GroupCreate(name=f"g-{uuid.uuid4().hex[:8]}"), actor_id=OPERATOR_ID
@@ -152,8 +151,8 @@ async def test_an_assigned_code_reaches_its_user_and_the_members_of_its_groups()
 
 
 async def test_too_many_failed_attempts_are_refused_with_retry_after_and_logged(settings):
-    tariff = await make_tariff()
-    promo = await make_promocode()
+    tariff = await create_tariff()
+    promo = await create_promocode()
     user = await create_loyalty_user()
     limit = settings.failed_attempts_per_minute
     for n in range(limit):
@@ -170,7 +169,7 @@ async def test_too_many_failed_attempts_are_refused_with_retry_after_and_logged(
 
 
 async def test_a_mistyped_generated_code_is_told_apart_from_a_code_that_does_not_exist():
-    tariff = await make_tariff()
+    tariff = await create_tariff()
     user = await create_loyalty_user()
     prefix = "TYPE" + uuid.uuid4().hex[:4].upper().translate(str.maketrans("01", "23")) + "-"
     batch = await handlers.generate_promocodes(

@@ -1,16 +1,18 @@
 """Outbox and relay against the real Postgres and Redis."""
 
 import asyncio
+import contextlib
 import json
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from core.db import get_engine, get_sessionmaker
-from core.outbox import UnitOfWork
+from core.outbox import NOTIFY_CHANNEL, UnitOfWork
 from core.redis import make_redis
 from core.relay import OutboxRelay
 from loyalty.models import Tariff, outbox
+from tests.support.polling import eventually
 
 
 def unique_stream() -> str:
@@ -84,21 +86,35 @@ async def test_events_wait_while_redis_is_down_and_flow_when_it_returns(settings
     assert await redis.xlen(stream) == 1
 
 
+async def outbox_listeners(settings) -> set[int]:
+    """The database sessions whose last statement was a LISTEN on the outbox channel."""
+    async with get_engine(settings.loyalty_database_url).connect() as conn:
+        rows = await conn.execute(
+            text(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query = :q"
+            ),
+            {"q": f'LISTEN "{NOTIFY_CHANNEL}"'},
+        )
+        return {row.pid for row in rows}
+
+
 async def test_running_relay_is_woken_by_notify(settings, redis):
     stream = unique_stream()
     relay = OutboxRelay(
         get_engine(settings.loyalty_database_url), outbox, redis, name="n", poll_seconds=30
     )
+    before = await outbox_listeners(settings)
     stop = asyncio.Event()
     task = asyncio.create_task(relay.run(stop))
-    await asyncio.sleep(0.5)  # LISTEN established; the 30 s poll would be far too slow
-    async with UnitOfWork(get_sessionmaker(settings.loyalty_database_url), outbox) as uow:
-        uow.emit(stream, "thing.happened", "a", {})
-        await uow.commit()
-    for _ in range(100):
-        if await redis.xlen(stream):
-            break
-        await asyncio.sleep(0.02)
-    stop.set()
-    task.cancel()
-    assert await redis.xlen(stream) == 1
+    try:
+        # Its LISTEN is up: from now on only a NOTIFY can wake it (the 30 s poll is far off).
+        await eventually(lambda: outbox_listeners(settings), until=lambda pids: pids - before)
+        async with UnitOfWork(get_sessionmaker(settings.loyalty_database_url), outbox) as uow:
+            uow.emit(stream, "thing.happened", "a", {})
+            await uow.commit()
+        assert await eventually(lambda: redis.xlen(stream), timeout=5) == 1
+    finally:
+        stop.set()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

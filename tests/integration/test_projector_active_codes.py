@@ -1,22 +1,19 @@
 """Each change of the write side shows up in the user's active codes, through the real relay,
 stream, consumer group and projector (in-process), read back with query_api's read use case."""
 
-import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
+from loyalty.read.active import active_promocodes
 from tests.support import loyalty_writes as w
-from tests.support.factories import create_loyalty_user
+from tests.support.factories import (
+    create_batch,
+    create_group,
+    create_loyalty_user,
+    create_promocode,
+    create_tariff,
+)
 from tests.support.read_side import ReadSideDriver
-
-
-@pytest.fixture
-async def side():
-    driver = await ReadSideDriver().start()
-    yield driver
-    await driver.close()
 
 
 async def active(side: ReadSideDriver, user_id: uuid.UUID) -> dict[str, dict]:
@@ -25,7 +22,8 @@ async def active(side: ReadSideDriver, user_id: uuid.UUID) -> dict[str, dict]:
 
 async def test_a_public_code_is_listed_with_its_counters(side):
     user = await create_loyalty_user()
-    promo = await w.create_code(max_uses=10, per_user_limit=2, tariff_ids=[1, 2])
+    tariff_ids = sorted([(await create_tariff()).id, (await create_tariff()).id])
+    promo = await create_promocode(max_uses=10, per_user_limit=2, tariff_ids=tariff_ids)
     await side.settle()
     listed = (await active(side, user))[promo.code]
     assert listed == {
@@ -34,7 +32,7 @@ async def test_a_public_code_is_listed_with_its_counters(side):
         "value": 10,
         "valid_from": promo.valid_from,
         "valid_until": promo.valid_until,
-        "tariff_ids": [1, 2],
+        "tariff_ids": tariff_ids,
         "uses_left_for_you": 2,
         "uses_left_total": 10,
     }
@@ -42,7 +40,7 @@ async def test_a_public_code_is_listed_with_its_counters(side):
 
 async def test_unlimited_counters_are_null(side):
     user = await create_loyalty_user()
-    promo = await w.create_code(max_uses=None, per_user_limit=None, valid_until=None)
+    promo = await create_promocode(max_uses=None, per_user_limit=None, valid_until=None)
     await side.settle()
     listed = (await active(side, user))[promo.code]
     assert listed["uses_left_total"] is None
@@ -52,8 +50,8 @@ async def test_unlimited_counters_are_null(side):
 
 async def test_a_use_lowers_both_counters_and_a_cancel_gives_it_back(side):
     user, other = await create_loyalty_user(), await create_loyalty_user()
-    tariff = await w.create_tariff()
-    promo = await w.create_code(max_uses=5, per_user_limit=2)
+    tariff = await create_tariff()
+    promo = await create_promocode(max_uses=5, per_user_limit=2)
     await side.settle()
 
     purchase = await w.reserve(user, promo, tariff)
@@ -70,8 +68,8 @@ async def test_a_use_lowers_both_counters_and_a_cancel_gives_it_back(side):
 
 async def test_a_code_used_up_by_the_user_disappears_for_them_only(side):
     user, other = await create_loyalty_user(), await create_loyalty_user()
-    tariff = await w.create_tariff()
-    promo = await w.create_code(max_uses=None, per_user_limit=1)
+    tariff = await create_tariff()
+    promo = await create_promocode(max_uses=None, per_user_limit=1)
     await side.settle()
     await w.reserve(user, promo, tariff)
     await side.settle()
@@ -81,8 +79,8 @@ async def test_a_code_used_up_by_the_user_disappears_for_them_only(side):
 
 async def test_an_exhausted_code_disappears_for_everyone(side):
     user, other = await create_loyalty_user(), await create_loyalty_user()
-    tariff = await w.create_tariff()
-    promo = await w.create_code(max_uses=1, per_user_limit=None)
+    tariff = await create_tariff()
+    promo = await create_promocode(max_uses=1, per_user_limit=None)
     await side.settle()
     await w.reserve(user, promo, tariff)
     await side.settle()
@@ -91,7 +89,7 @@ async def test_an_exhausted_code_disappears_for_everyone(side):
 
 async def test_an_assigned_code_shows_only_for_its_user(side):
     user, other = await create_loyalty_user(), await create_loyalty_user()
-    promo = await w.create_code(audience="assigned")
+    promo = await create_promocode(audience="assigned")
     await side.settle()
     assert promo.code not in await active(side, user)
     await w.assign(promo.id, user_ids=[user])
@@ -102,8 +100,8 @@ async def test_an_assigned_code_shows_only_for_its_user(side):
 
 async def test_group_membership_brings_and_takes_the_groups_codes(side):
     user = await create_loyalty_user()
-    group = await w.create_group()
-    promo = await w.create_code(audience="assigned")
+    group = (await create_group()).id
+    promo = await create_promocode(audience="assigned")
     await w.assign(promo.id, group_ids=[group])
     await side.settle()
     assert promo.code not in await active(side, user)
@@ -119,7 +117,7 @@ async def test_group_membership_brings_and_takes_the_groups_codes(side):
 
 async def test_a_disabled_code_disappears_and_comes_back_when_enabled(side):
     user = await create_loyalty_user()
-    promo = await w.create_code()
+    promo = await create_promocode()
     await side.settle()
     await w.update_code(promo.id, is_active=False)
     await side.settle()
@@ -131,7 +129,7 @@ async def test_a_disabled_code_disappears_and_comes_back_when_enabled(side):
 
 async def test_a_blocked_user_sees_nothing_until_unblocked(side):
     user = await create_loyalty_user()
-    promo = await w.create_code()
+    promo = await create_promocode()
     await side.settle()
     assert promo.code in await active(side, user)
 
@@ -146,7 +144,7 @@ async def test_a_blocked_user_sees_nothing_until_unblocked(side):
 
 async def test_batch_codes_are_not_advertised_unless_assigned(side):
     user = await create_loyalty_user()
-    batch_id = await w.generate_batch(3)
+    batch_id = (await create_batch(3)).batch_id
     await side.settle()
     listed = await side.reads.codes(
         batch_id=batch_id, is_active=None, code=None, limit=10, offset=0
@@ -162,18 +160,20 @@ async def test_batch_codes_are_not_advertised_unless_assigned(side):
 
 
 async def test_time_window_is_evaluated_at_read_time_without_any_event(side):
+    """The read model stores each code's window, not whether it is open: the same stored
+    candidates answer differently at a later moment, with no event in between. The later
+    moment is passed in (as ReadSide passes the clock's), so nothing waits for time to pass."""
     user = await create_loyalty_user()
     now = datetime.now(UTC)
-    starting = await w.create_code(valid_from=now + timedelta(seconds=1.5))
-    ending = await w.create_code(
-        valid_from=now - timedelta(hours=1), valid_until=now + timedelta(seconds=1.5)
+    starting = await create_promocode(valid_from=now + timedelta(hours=1))
+    ending = await create_promocode(
+        valid_from=now - timedelta(hours=1), valid_until=now + timedelta(hours=1)
     )
     await side.settle()
     before = await active(side, user)
     assert starting.code not in before and ending.code in before
 
-    await asyncio.sleep(
-        max(0.0, (now + timedelta(seconds=1.6) - datetime.now(UTC)).total_seconds())
-    )
-    after = await active(side, user)
+    stored = await side.reads.models.active_candidates(user)
+    later = now + timedelta(hours=2)
+    after = {c["code"] for c in active_promocodes(stored.status, stored.candidates, later)}
     assert starting.code in after and ending.code not in after

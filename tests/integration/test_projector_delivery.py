@@ -4,21 +4,17 @@ import json
 import uuid
 from datetime import UTC, datetime
 
-import pytest
-
 from core.streams import LOYALTY_EVENTS, Envelope, entry_fields
 from loyalty.domain import events
 from query_api.schemas import PromocodeOut
 from tests.support import loyalty_writes as w
-from tests.support.factories import create_loyalty_user
-from tests.support.read_side import ReadSideDriver
-
-
-@pytest.fixture
-async def side():
-    driver = await ReadSideDriver().start()
-    yield driver
-    await driver.close()
+from tests.support.factories import (
+    create_batch,
+    create_loyalty_user,
+    create_promocode,
+    create_tariff,
+)
+from tests.support.read_side import GROUPS, ReadSideDriver
 
 
 async def listed(side: ReadSideDriver, user_id: uuid.UUID, code: str) -> dict | None:
@@ -31,15 +27,15 @@ def envelope_of(fields: dict[str, str]) -> Envelope:
 
 async def test_the_same_use_delivered_twice_is_counted_once(side):
     user = await create_loyalty_user()
-    tariff = await w.create_tariff()
-    promo = await w.create_code(max_uses=10, per_user_limit=3)
+    tariff = await create_tariff()
+    promo = await create_promocode(max_uses=10, per_user_limit=3)
     await side.settle()
     purchase = await w.reserve(user, promo, tariff)
     await side.settle()
     once = await listed(side, user, promo.code)
 
     # The relay crashed between XADD and marking the row: the entry is published again.
-    [reserved] = await side.entries(events.PURCHASE_RESERVED, purchase.id)
+    [reserved] = await side.entries(events.PURCHASE_RESERVED, purchase.purchase_id)
     await side.redis.xadd(LOYALTY_EVENTS, reserved)
     await side.settle()
     assert await listed(side, user, promo.code) == once
@@ -48,8 +44,8 @@ async def test_the_same_use_delivered_twice_is_counted_once(side):
 
 async def test_replaying_every_event_of_a_code_changes_nothing(side):
     user = await create_loyalty_user()
-    tariff = await w.create_tariff()
-    promo = await w.create_code(max_uses=10, per_user_limit=3)
+    tariff = await create_tariff()
+    promo = await create_promocode(max_uses=10, per_user_limit=3)
     first = await w.reserve(user, promo, tariff)
     await w.reserve(user, promo, tariff)
     await w.cancel(first)
@@ -59,7 +55,7 @@ async def test_replaying_every_event_of_a_code_changes_nothing(side):
 
     replay = []
     for type in (events.PURCHASE_RESERVED, events.PURCHASE_CANCELLED):
-        for purchase_id in (first.id,):
+        for purchase_id in (first.purchase_id,):
             replay += await side.entries(type, purchase_id)
     replay += await side.entries(events.PROMOCODE_CREATED, promo.id)
     for fields in replay:
@@ -72,14 +68,14 @@ async def test_replaying_every_event_of_a_code_changes_nothing(side):
 async def test_an_older_counter_arriving_late_does_not_win(side):
     """Two uses committed in one order, delivered in the other: the newest version wins."""
     user, other = await create_loyalty_user(), await create_loyalty_user()
-    tariff = await w.create_tariff()
-    promo = await w.create_code(max_uses=10, per_user_limit=None)
+    tariff = await create_tariff()
+    promo = await create_promocode(max_uses=10, per_user_limit=None)
     await side.settle()
     first = await w.reserve(user, promo, tariff)
     second = await w.reserve(other, promo, tariff)
     await side.settle()
-    [older] = await side.entries(events.PURCHASE_RESERVED, first.id)
-    [newer] = await side.entries(events.PURCHASE_RESERVED, second.id)
+    [older] = await side.entries(events.PURCHASE_RESERVED, first.purchase_id)
+    [newer] = await side.entries(events.PURCHASE_RESERVED, second.purchase_id)
     # Deliver both again with fresh event ids (so dedupe does not hide the reordering).
     for fields in (newer, older):
         await side.projector.handle(envelope_of({**fields, "event_id": str(uuid.uuid4())}))
@@ -89,7 +85,7 @@ async def test_an_older_counter_arriving_late_does_not_win(side):
 
 async def test_an_older_snapshot_arriving_late_does_not_undo_a_change(side):
     user = await create_loyalty_user()
-    promo = await w.create_code()
+    promo = await create_promocode()
     await side.settle()
     await w.update_code(promo.id, is_active=False)
     await side.settle()
@@ -101,14 +97,16 @@ async def test_an_older_snapshot_arriving_late_does_not_undo_a_change(side):
 
 async def test_a_paid_purchase_is_not_turned_back_into_pending_by_a_late_reservation(side):
     user = await create_loyalty_user()
-    tariff = await w.create_tariff()
-    promo = await w.create_code()
+    tariff = await create_tariff()
+    promo = await create_promocode()
     purchase = await w.reserve(user, promo, tariff)
     await w.cancel(purchase)
     await side.settle()
-    [reserved] = await side.entries(events.PURCHASE_RESERVED, purchase.id)
+    [reserved] = await side.entries(events.PURCHASE_RESERVED, purchase.purchase_id)
     await side.projector.handle(envelope_of({**reserved, "event_id": str(uuid.uuid4())}))
-    [mine] = [p for p in await side.reads.purchases(user, 10, 0) if p["id"] == str(purchase.id)]
+    [mine] = [
+        p for p in await side.reads.purchases(user, 10, 0) if p["id"] == str(purchase.purchase_id)
+    ]
     assert mine["status"] == "cancelled"
 
 
@@ -122,23 +120,23 @@ async def test_a_poison_event_goes_to_the_dlq_and_the_next_one_is_still_applied(
         {"id": 999999, "code": "POISON"},  # no fields: the projection cannot apply it
     )
     poison_id = await side.redis.xadd(LOYALTY_EVENTS, poison)
-    promo = await w.create_code()
+    promo = await create_promocode()
     await side.settle()
 
     assert await listed(side, user, promo.code) is not None
+    group = GROUPS[LOYALTY_EVENTS]
     dead = [f for _id, f in await side.redis.xrange(f"{LOYALTY_EVENTS}.dlq")]
-    [ours] = [f for f in dead if f["source_id"] == poison_id]
-    assert ours["group"] == "projector"
+    [ours] = [f for f in dead if f["source_id"] == poison_id and f["group"] == group]
     assert json.loads(ours["payload"]) == {"id": 999999, "code": "POISON"}
     pending = await side.redis.xpending_range(
-        LOYALTY_EVENTS, "projector", min=poison_id, max=poison_id, count=1
+        LOYALTY_EVENTS, group, min=poison_id, max=poison_id, count=1
     )
     assert pending == []
 
 
 async def test_failures_are_counted_by_reason_once_per_attempt(side):
     user = await create_loyalty_user()
-    promo = await w.create_code(max_uses=1)
+    promo = await create_promocode(max_uses=1)
     await w.reject(user, promo, "promocode_exhausted", promo.code.lower())
     await w.reject(user, promo, "promocode_exhausted", promo.code)
     attempt = await w.reject(user, promo, "user_limit_reached", promo.code)
@@ -153,7 +151,7 @@ async def test_failures_are_counted_by_reason_once_per_attempt(side):
 
 
 async def test_a_generated_batch_is_loaded_from_postgres(side):
-    batch_id = await w.generate_batch(25)
+    batch_id = (await create_batch(25)).batch_id
     await side.settle()
     page, has_more = await side.reads.codes(
         batch_id=batch_id, is_active=None, code=None, limit=20, offset=0

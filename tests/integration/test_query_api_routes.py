@@ -13,17 +13,15 @@ from sqlalchemy.exc import DBAPIError
 from loyalty.read.postgres import read_only
 from query_api.app import app
 from tests.support import loyalty_writes as w
-from tests.support.factories import bearer, create_loyalty_user
-from tests.support.read_side import ReadSideDriver
+from tests.support.factories import (
+    bearer,
+    create_batch,
+    create_loyalty_user,
+    create_promocode,
+    create_tariff,
+)
 
 API = "/api/v1/loyalty"
-
-
-@pytest.fixture
-async def side():
-    driver = await ReadSideDriver().start()
-    yield driver
-    await driver.close()
 
 
 @pytest.fixture
@@ -60,7 +58,7 @@ async def test_operator_reads_refuse_a_buyer(client):
 
 async def test_get_active_promocodes_answers_the_contract_shape(side, client):
     user = await create_loyalty_user()
-    promo = await w.create_code(max_uses=3, per_user_limit=1, discount_type="amount", value=5000)
+    promo = await create_promocode(max_uses=3, per_user_limit=1, discount_type="amount", value=5000)
     await side.settle()
     response = await client.get(f"{API}/get_active_promocodes", headers=bearer(user))
     assert response.status_code == 200
@@ -82,8 +80,8 @@ async def test_get_active_promocodes_answers_the_contract_shape(side, client):
 
 async def test_purchases_are_the_callers_own_newest_first(side, client):
     user, other = await create_loyalty_user(), await create_loyalty_user()
-    tariff = await w.create_tariff()
-    promo = await w.create_code(per_user_limit=None)
+    tariff = await create_tariff()
+    promo = await create_promocode(per_user_limit=None)
     first = await w.reserve(user, promo, tariff)
     second = await w.reserve(user, promo, tariff)
     await w.reserve(other, promo, tariff)
@@ -92,17 +90,17 @@ async def test_purchases_are_the_callers_own_newest_first(side, client):
     response = await client.get(f"{API}/purchases", headers=bearer(user))
     assert response.status_code == 200
     body = response.json()
-    assert [p["purchase_id"] for p in body] == [str(second.id), str(first.id)]
+    assert [p["purchase_id"] for p in body] == [str(second.purchase_id), str(first.purchase_id)]
     assert [p["status"] for p in body] == ["pending", "cancelled"]
     assert body[0]["final_price"] == tariff.price - tariff.price * 10 // 100
     paged = await client.get(f"{API}/purchases?limit=1&offset=1", headers=bearer(user))
-    assert [p["purchase_id"] for p in paged.json()] == [str(first.id)]
+    assert [p["purchase_id"] for p in paged.json()] == [str(first.purchase_id)]
 
 
 async def test_operator_detail_counts_uses_and_failures_by_reason(side, client, operator):
     user = await create_loyalty_user()
-    tariff = await w.create_tariff()
-    promo = await w.create_code(max_uses=4)
+    tariff = await create_tariff()
+    promo = await create_promocode(max_uses=4)
     await w.reserve(user, promo, tariff)
     await w.reject(user, promo, "user_limit_reached", promo.code)
     await w.reject(user, promo, "tariff_not_eligible", promo.code)
@@ -126,7 +124,7 @@ async def test_unknown_code_id_is_a_404_and_a_bad_one_a_422(side, client, operat
 
 
 async def test_operator_list_filters_by_batch_activity_and_code(side, client, operator):
-    batch_id = await w.generate_batch(4)
+    batch_id = (await create_batch(4)).batch_id
     await side.settle()
     page = (await client.get(f"{API}/promocodes?batch_id={batch_id}", headers=operator)).json()
     assert len(page["items"]) == 4 and page["has_more"] is False
@@ -152,7 +150,7 @@ async def test_operator_list_filters_by_batch_activity_and_code(side, client, op
 
 
 async def test_batch_csv_lists_every_code_of_the_batch(side, client, operator):
-    batch_id = await w.generate_batch(7, discount_type="percent", value=15)
+    batch_id = (await create_batch(7, discount_type="percent", value=15)).batch_id
     response = await client.get(f"{API}/promocodes/batches/{batch_id}.csv", headers=operator)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/csv")
@@ -168,7 +166,7 @@ async def test_batch_csv_lists_every_code_of_the_batch(side, client, operator):
 
 async def test_attempts_are_filtered_and_newest_first(client, operator):
     user, other = await create_loyalty_user(), await create_loyalty_user()
-    promo = await w.create_code()
+    promo = await create_promocode()
     first = await w.reject(user, promo, "promocode_expired", promo.code.lower())
     second = await w.reject(user, promo, "user_limit_reached", promo.code)
     await w.reject(other, promo, "promocode_expired", promo.code)

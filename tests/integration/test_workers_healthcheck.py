@@ -3,6 +3,7 @@
 import asyncio
 import uuid
 
+from tests.support.polling import eventually
 from workers.healthcheck import Heartbeat, alive
 
 
@@ -12,11 +13,7 @@ async def test_running_heartbeat_makes_its_host_alive_and_only_its_host(redis):
     stop = asyncio.Event()
     task = asyncio.create_task(Heartbeat(redis, host, every_seconds=0.05).run(stop))
     try:
-        for _ in range(100):
-            if await alive(redis, host):
-                break
-            await asyncio.sleep(0.02)
-        assert await alive(redis, host)
+        assert await eventually(lambda: alive(redis, host), timeout=2)
         assert not await alive(redis, f"other-{host}")
     finally:
         stop.set()

@@ -1,15 +1,32 @@
-"""Starts the real processes (uvicorn apps and workers) on test ports, with the test settings."""
+"""Starts the real processes (uvicorn apps and workers) on test ports, with the test settings.
+
+The e2e tests share one platform for the session (`RUNNING` in the session's stash). Its HTTP
+processes only answer requests, but its workers process acts on its own (relays, consumers, the
+reaper), on the same databases as the integration tests: so it runs only while e2e tests run.
+Integration tests pause it (tests/integration/conftest.py), the e2e `platform` fixture brings it
+back and waits until it has caught up (`ready`).
+"""
 
 import os
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 import httpx
+import pytest
+from redis.exceptions import ResponseError
+from sqlalchemy import text
 
+from auth.models import outbox as auth_outbox
+from core.config import get_settings
+from core.db import get_engine
+from core.redis import make_redis
+from core.streams import AUTH_USERS, LOYALTY_EVENTS
+from loyalty.models import outbox as loyalty_outbox
 from scripts.environments import TEST_ENV, TEST_PORT_OFFSET
 from scripts.processes import HTTP_SERVICES, http_command, workers_command
+from tests.support.polling import eventually, eventually_sync
+from tests.support.read_side import GROUPS as DRIVER_GROUPS
 
 # auth on 18001, command_api 18002, query_api 18003, admin 18004 (slot 0)
 PORT_OFFSET = TEST_PORT_OFFSET
@@ -21,6 +38,9 @@ FAST_TIMINGS = {
     "OUTBOX_POLL_SECONDS": "0.5",
     "REAPER_INTERVAL_SECONDS": "0.5",
 }
+
+
+WORKERS = "workers"
 
 
 class Platform:
@@ -48,8 +68,22 @@ class Platform:
         wait_healthy(url)
         return url
 
-    def start_workers(self, name: str = "workers") -> None:
+    def start_workers(self, name: str = WORKERS) -> None:
         self._spawn(name, workers_command())
+
+    def pause_workers(self) -> None:
+        if WORKERS in self.procs:
+            self.stop_process(WORKERS)
+
+    async def ready(self, timeout: float = 60) -> "Platform":
+        """The workers run and have caught up with what happened while they were paused."""
+        if WORKERS not in self.procs or self.procs[WORKERS].poll() is not None:
+            self.procs.pop(WORKERS, None)
+            self.start_workers()
+        await eventually(
+            caught_up, timeout=timeout, interval=0.1, message="the workers catching up"
+        )
+        return self
 
     def start(self) -> "Platform":
         for name in HTTP_SERVICES:
@@ -73,20 +107,49 @@ class Platform:
         return (self.log_dir / f"{name}.log").read_text()
 
     def _spawn(self, name: str, argv: list[str]) -> None:
-        log = open(self.log_dir / f"{name}.log", "wb")  # noqa: SIM115
+        log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 (a restart appends)
         self.procs[name] = subprocess.Popen(argv, env=self.env, stdout=log, stderr=log)
 
 
 def wait_healthy(url: str, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            response = httpx.get(f"{url}/health", timeout=2)
-            if response.status_code == 200:
-                return
-            last = response.text
-        except httpx.HTTPError as exc:
-            last = repr(exc)
-        time.sleep(0.2)
-    raise RuntimeError(f"{url} not healthy after {seconds}s: {last}")
+    eventually_sync(
+        lambda: httpx.get(f"{url}/health", timeout=2),
+        timeout=seconds,
+        interval=0.2,
+        until=lambda response: response.status_code == 200,
+        retry_on=(httpx.HTTPError,),
+        message=f"{url}/health answering 200",
+    )
+
+
+RUNNING = pytest.StashKey[Platform]()
+
+
+async def caught_up() -> bool:
+    """Every outbox row is published, and every consumer group on the streams other than the
+    in-process driver's has been given the whole stream and acknowledged it all."""
+    settings = get_settings()
+    for url, outbox in (
+        (settings.loyalty_database_url, loyalty_outbox),
+        (settings.auth_database_url, auth_outbox),
+    ):
+        async with get_engine(url).connect() as conn:
+            unpublished = await conn.execute(
+                text(f"SELECT 1 FROM {outbox.name} WHERE published_at IS NULL LIMIT 1")
+            )
+            if unpublished.first() is not None:
+                return False
+    redis = make_redis(settings.redis_url)
+    try:
+        for stream in (LOYALTY_EVENTS, AUTH_USERS):
+            try:
+                last = (await redis.xinfo_stream(stream))["last-generated-id"]
+            except ResponseError:  # no such stream: nothing to catch up with
+                continue
+            groups = await redis.xinfo_groups(stream)
+            workers = [g for g in groups if g["name"] != DRIVER_GROUPS[stream]]
+            if not workers or any(g["pending"] or g["last-delivered-id"] != last for g in workers):
+                return False
+    finally:
+        await redis.aclose()
+    return True

@@ -1,4 +1,8 @@
-"""Drives the read side in-process: the real relays, streams, consumer groups and projector."""
+"""Drives the read side in-process: the real relays, streams, consumer groups and projector.
+
+Its consumer groups are its own (`GROUPS`), not the workers' `projector` and `projector_users`:
+a workers process of the e2e tests reading the same streams never takes its entries.
+"""
 
 import uuid
 
@@ -14,7 +18,9 @@ from loyalty.models import outbox as loyalty_outbox
 from loyalty.read.postgres import read_only_engine
 from loyalty.read.rebuild import ensure_built
 from query_api.queries import ReadSide
-from workers.projector import LOYALTY_GROUP, USERS_GROUP, Projector
+from workers.projector import Projector
+
+GROUPS = {LOYALTY_EVENTS: "tests-projector", AUTH_USERS: "tests-projector_users"}
 
 
 class ReadSideDriver:
@@ -32,10 +38,7 @@ class ReadSideDriver:
             ),
             OutboxRelay(get_engine(settings.auth_database_url), auth_outbox, self.redis, name="ta"),
         ]
-        self.runners = [
-            self.runner(LOYALTY_EVENTS, LOYALTY_GROUP),
-            self.runner(AUTH_USERS, USERS_GROUP),
-        ]
+        self.runners = [self.runner(stream, group) for stream, group in GROUPS.items()]
 
     def runner(self, stream: str, group: str) -> ConsumerGroupRunner:
         return ConsumerGroupRunner(
@@ -51,9 +54,19 @@ class ReadSideDriver:
     async def start(self) -> "ReadSideDriver":
         await ensure_built(self.redis, self.engine)
         for runner in self.runners:
-            await ensure_group(self.redis, runner.stream, runner.group)
+            await self._create_group(runner)
         await self.settle()
         return self
+
+    async def _create_group(self, runner: ConsumerGroupRunner) -> None:
+        """The first time, at the end of the stream: the entries already there are the slot's
+        history (earlier tests and runs, projected when they were new); replaying it all would
+        only cost time. From then on the group sees every entry."""
+        try:
+            await self.redis.xgroup_create(runner.stream, runner.group, id="$", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
 
     async def settle(self) -> None:
         while True:
