@@ -6,6 +6,7 @@ async with ctx.uow() as uow:
     await uow.commit()
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -88,3 +89,19 @@ def default_context() -> Context:
         redis=get_redis(settings.redis_url),
         settings=settings,
     )
+
+
+def unit_of_work(ctx: Context | None = None) -> LoyaltyUnitOfWork:
+    """A unit of work of `ctx`, or of the process-wide context when a handler was given none."""
+    return (ctx or default_context()).uow()
+
+
+async def create_row(
+    ctx: Context | None, rows: str, values: dict[str, Any], created: str, payload: Callable
+) -> Any:
+    """Adds a row through the repository `uow.<rows>` (which refuses a taken name) and
+    commits it with its `created` event; the row as it was stored."""
+    async with unit_of_work(ctx) as uow:
+        row = await getattr(uow, rows).add(values)
+        await uow.commit_event(created, row.id, payload(row))
+    return row

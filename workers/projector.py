@@ -62,7 +62,7 @@ class Projector:
             async for chunk in repo.batch_code_chunks(conn, envelope.payload["batch_id"]):
                 async with self.redis.pipeline(transaction=False) as pipe:
                     for snapshot in chunk:
-                        await self.projection.upsert_code(None, snapshot, client=pipe)
+                        await self.projection.upsert_code(None, snapshot, via=pipe)
                     await pipe.execute()
         await self.projection.mark_seen(envelope.event_id)
 

@@ -9,7 +9,7 @@ from datetime import datetime
 
 from core.streams import Envelope
 from loyalty.catalog.handlers import require_promocode
-from loyalty.context import Context, LoyaltyUnitOfWork, default_context
+from loyalty.context import Context, LoyaltyUnitOfWork, create_row, unit_of_work
 from loyalty.domain import errors, events, rules
 from loyalty.schemas import (
     AssignmentOut,
@@ -43,12 +43,11 @@ async def assign_promocode(
     promocode_id: int, data: AssignmentRequest, *, actor_id: uuid.UUID, ctx: Context | None = None
 ) -> AssignmentOut:
     """Gives a code to users and groups."""
-    ctx = ctx or default_context()
-    async with ctx.uow() as uow:
+    async with unit_of_work(ctx) as uow:
         await require_promocode(uow, promocode_id)
         await require_users(uow, data.user_ids)
         await require_groups(uow, data.group_ids)
-        users, groups = await uow.assignments.add(promocode_id, data.user_ids, data.group_ids)
+        users, groups = await uow.assignments.change(promocode_id, data.user_ids, data.group_ids)
         return await _assignment_changed(
             uow, events.PROMOCODE_ASSIGNED, promocode_id, users, groups
         )
@@ -58,10 +57,11 @@ async def unassign_promocode(
     promocode_id: int, data: AssignmentRequest, *, actor_id: uuid.UUID, ctx: Context | None = None
 ) -> AssignmentOut:
     """Takes a code back from users and groups."""
-    ctx = ctx or default_context()
-    async with ctx.uow() as uow:
+    async with unit_of_work(ctx) as uow:
         await require_promocode(uow, promocode_id)
-        users, groups = await uow.assignments.remove(promocode_id, data.user_ids, data.group_ids)
+        users, groups = await uow.assignments.change(
+            promocode_id, data.user_ids, data.group_ids, remove=True
+        )
         return await _assignment_changed(
             uow, events.PROMOCODE_UNASSIGNED, promocode_id, users, groups
         )
@@ -86,18 +86,17 @@ async def _assignment_changed(
 async def create_group(
     data: GroupCreate, *, actor_id: uuid.UUID, ctx: Context | None = None
 ) -> GroupOut:
-    ctx = ctx or default_context()
-    async with ctx.uow() as uow:
-        group = await uow.groups.add(data.model_dump())
-        await uow.commit_event(events.GROUP_CREATED, group.id, events.group_payload(group))
+    """Creates a user group (a segment to assign codes to); 409 `group_name_taken`."""
+    group = await create_row(
+        ctx, "groups", data.model_dump(), events.GROUP_CREATED, events.group_payload
+    )
     return GroupOut.model_validate(group)
 
 
 async def add_group_members(
     group_id: int, data: MembersRequest, *, actor_id: uuid.UUID, ctx: Context | None = None
 ) -> MembersOut:
-    ctx = ctx or default_context()
-    async with ctx.uow() as uow:
+    async with unit_of_work(ctx) as uow:
         await require_groups(uow, [group_id])
         await require_users(uow, data.user_ids)
         added = await uow.groups.add_members(group_id, data.user_ids)
@@ -107,8 +106,7 @@ async def add_group_members(
 async def remove_group_members(
     group_id: int, data: MembersRequest, *, actor_id: uuid.UUID, ctx: Context | None = None
 ) -> MembersOut:
-    ctx = ctx or default_context()
-    async with ctx.uow() as uow:
+    async with unit_of_work(ctx) as uow:
         await require_groups(uow, [group_id])
         removed = await uow.groups.remove_members(group_id, data.user_ids)
         return await _members_changed(uow, events.GROUP_MEMBERS_REMOVED, group_id, removed)
@@ -130,8 +128,7 @@ async def sync_user(envelope: Envelope, *, ctx: Context | None = None) -> None:
     status = rules.user_status_after(envelope.type)
     if status is None:
         return
-    ctx = ctx or default_context()
-    async with ctx.uow() as uow:
+    async with unit_of_work(ctx) as uow:
         if not await uow.inbox.first_delivery(USER_SYNC, envelope.event_id):
             return
         await uow.users.record_status(

@@ -93,22 +93,15 @@ class AssignmentRepository(Repository):
         )
         return found.first() is not None
 
-    async def add(
-        self, promocode_id: int, user_ids: Sequence[uuid.UUID], group_ids: Sequence[int]
+    async def change(
+        self, promocode_id: int, user_ids: Sequence, group_ids: Sequence, *, remove: bool = False
     ) -> tuple[list[uuid.UUID], list[int]]:
-        """The ids newly assigned (those already there are left alone)."""
+        """Assigns the code to the users and groups (or takes it back, `remove`); the ids this
+        changed (those already assigned, or not assigned, are left alone)."""
+        write = self._delete if remove else self._insert
         return (
-            await self._insert(promocode_id, assignments.c.user_id, user_ids),
-            await self._insert(promocode_id, assignments.c.group_id, group_ids),
-        )
-
-    async def remove(
-        self, promocode_id: int, user_ids: Sequence[uuid.UUID], group_ids: Sequence[int]
-    ) -> tuple[list[uuid.UUID], list[int]]:
-        """The ids taken back."""
-        return (
-            await self._delete(promocode_id, assignments.c.user_id, user_ids),
-            await self._delete(promocode_id, assignments.c.group_id, group_ids),
+            await write(promocode_id, assignments.c.user_id, user_ids),
+            await write(promocode_id, assignments.c.group_id, group_ids),
         )
 
     async def _insert(self, promocode_id: int, target, ids: Sequence) -> list:

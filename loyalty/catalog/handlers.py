@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from core.errors import ValidationFailed
 from loyalty.catalog import generator
-from loyalty.context import Context, LoyaltyUnitOfWork, default_context
+from loyalty.context import Context, LoyaltyUnitOfWork, create_row, unit_of_work
 from loyalty.domain import errors, events, rules
 from loyalty.models import utcnow
 from loyalty.schemas import (
@@ -50,10 +50,9 @@ async def require_promocode(uow: LoyaltyUnitOfWork, promocode_id: int):
 async def create_tariff(
     data: TariffCreate, *, actor_id: uuid.UUID, ctx: Context | None = None
 ) -> TariffOut:
-    ctx = ctx or default_context()
-    async with ctx.uow() as uow:
-        tariff = await uow.tariffs.add(data.model_dump())
-        await uow.commit_event(events.TARIFF_CREATED, tariff.id, events.tariff_payload(tariff))
+    """Creates a tariff; 409 `tariff_name_taken` when the name is in use."""
+    values = data.model_dump()
+    tariff = await create_row(ctx, "tariffs", values, events.TARIFF_CREATED, events.tariff_payload)
     return TariffOut.model_validate(tariff)
 
 
@@ -61,9 +60,8 @@ async def update_tariff(
     tariff_id: int, data: TariffUpdate, *, actor_id: uuid.UUID, ctx: Context | None = None
 ) -> TariffOut:
     """Changes the fields sent (null means: leave it)."""
-    ctx = ctx or default_context()
     changes = {k: v for k, v in data.model_dump(exclude_unset=True).items() if v is not None}
-    async with ctx.uow() as uow:
+    async with unit_of_work(ctx) as uow:
         try:
             tariff = await (
                 uow.tariffs.change(tariff_id, changes) if changes else uow.tariffs.get(tariff_id)
@@ -93,9 +91,8 @@ def _terms(data: PromocodeTerms) -> dict[str, Any]:
 async def create_promocode(
     data: PromocodeCreate, *, actor_id: uuid.UUID, ctx: Context | None = None
 ) -> PromocodeOut:
-    ctx = ctx or default_context()
     values = {"code": data.code, **_terms(data)}
-    async with ctx.uow() as uow:
+    async with unit_of_work(ctx) as uow:
         await require_tariffs(uow, data.tariff_ids)
         promo = await uow.codes.add(values)
         await uow.commit_event(events.PROMOCODE_CREATED, promo.id, events.promocode_payload(promo))
@@ -107,9 +104,8 @@ async def update_promocode(
 ) -> PromocodeOut:
     """Changes the fields sent; `is_active: false` disables the code. The code text, its uses
     and its batch never change here."""
-    ctx = ctx or default_context()
     changes = data.model_dump(exclude_unset=True)
-    async with ctx.uow() as uow:
+    async with unit_of_work(ctx) as uow:
         current = await require_promocode(uow, promocode_id)
         if not changes:
             return PromocodeOut.model_validate(current)
@@ -139,7 +135,6 @@ async def generate_promocodes(
 ) -> BatchOut:
     """`count` random codes with the same terms, in one transaction; the unique constraint
     decides collisions with existing codes and the shortfall is generated again."""
-    ctx = ctx or default_context()
     shape = generator.make_shape(data.prefix, data.pattern, data.length)
     now = utcnow()
     batch_id = uuid.uuid4()
@@ -151,7 +146,7 @@ async def generate_promocodes(
         "prefix": shape.prefix,
         "length": shape.random_slots + 1,
     }
-    async with ctx.uow() as uow:
+    async with unit_of_work(ctx) as uow:
         await require_tariffs(uow, data.tariff_ids)
         await uow.batches.add({**batch, "created_by": actor_id})
         missing = data.count

@@ -36,9 +36,10 @@ TAKE_USER_USE = text(
     """
 )
 # One more use of the code if any is left: its uses and version after it, or no row.
+# `updated_at` is when the code's terms changed; a use changes only its counters.
 TAKE_CODE_USE = text(
     """
-    UPDATE promocodes SET uses = uses + 1, version = version + 1, updated_at = now()
+    UPDATE promocodes SET uses = uses + 1, version = version + 1
     WHERE id = :id AND (max_uses IS NULL OR uses < max_uses)
     RETURNING uses, version
     """
@@ -53,7 +54,7 @@ GIVE_BACK_USER_USE = text(
 GIVE_BACK_CODE_USE = text(
     """
     UPDATE promocodes
-    SET uses = GREATEST(uses - 1, 0), version = version + 1, updated_at = now()
+    SET uses = GREATEST(uses - 1, 0), version = version + 1
     WHERE id = :id
     RETURNING uses, version
     """

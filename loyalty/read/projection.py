@@ -19,6 +19,8 @@ from loyalty.read import keys
 from loyalty.read.scripts import Scripts
 
 SEEN_TTL_SECONDS = 7 * 24 * 3600
+# Where a script runs: the client itself, or a pipeline it is part of (rebuilds, batches).
+Client = Redis | Pipeline | None
 # A purchase only moves forward: pending, then paid or cancelled. A late `reserved` replay
 # must not turn a paid purchase back into a pending one.
 PURCHASE_RANK = {PurchaseStatus.pending: 1, PurchaseStatus.paid: 2, PurchaseStatus.cancelled: 2}
@@ -77,18 +79,13 @@ class Projection:
     # -- the scripts, in event mode (event_id given) or load mode (None) ----------------
 
     async def run(
-        self,
-        script,
-        event_id: str | None,
-        script_keys: list[str],
-        args: list[Any],
-        client: Redis | Pipeline | None = None,
+        self, script, event_id: str | None, script_keys: list[str], args: list, via: Client = None
     ) -> bool:
         mode = "event" if event_id else "load"
         result = await script(
             keys=[keys.BUILT, keys.seen(event_id or "-"), *script_keys],
             args=[mode, SEEN_TTL_SECONDS, *args],
-            client=client,
+            client=via,
         )
         if isinstance(result, Pipeline):
             return True
@@ -96,12 +93,7 @@ class Projection:
             raise NotBuilt
         return result == 1
 
-    async def upsert_code(
-        self,
-        event_id: str | None,
-        snapshot: dict[str, Any],
-        client: Redis | Pipeline | None = None,
-    ) -> bool:
+    async def upsert_code(self, event_id: str | None, snapshot: dict, via: Client = None) -> bool:
         """Stores a code's snapshot (fields and counters, each only if newer)."""
         code_id = snapshot["id"]
         batch_id = snapshot.get("batch_id")
@@ -126,15 +118,10 @@ class Projection:
                 snapshot["code"].upper(),
                 keys.CODE_ID_PREFIX,
             ],
-            client,
+            via,
         )
 
-    async def put_purchase(
-        self,
-        event_id: str | None,
-        payload: dict[str, Any],
-        client: Redis | Pipeline | None = None,
-    ) -> bool:
+    async def put_purchase(self, event_id: str | None, payload: dict, via: Client = None) -> bool:
         data = {k: v for k, v in payload.items() if k not in events.PURCHASE_COUNTERS}
         code_id = payload.get("promocode_id")
         version = payload.get("promocode_version")
@@ -159,7 +146,7 @@ class Projection:
                 payload.get("user_uses") or 0,
                 code_id if code_id is not None else "-",
             ],
-            client,
+            via,
         )
 
     # -- one applier per event type -------------------------------------------------------

@@ -163,7 +163,7 @@ class _Loader:
         self.counts[what] = count
 
     async def code(self, pipe, row) -> None:
-        await self.projection.upsert_code(None, repo.code_snapshot(row), client=pipe)
+        await self.projection.upsert_code(None, repo.code_snapshot(row), via=pipe)
 
     async def member(self, pipe, row) -> None:
         pipe.sadd(keys.user_groups(row.user_id), row.group_id)
@@ -181,7 +181,7 @@ class _Loader:
         )
 
     async def purchase(self, pipe, row) -> None:
-        await self.projection.put_purchase(None, repo.purchase_snapshot(row), client=pipe)
+        await self.projection.put_purchase(None, repo.purchase_snapshot(row), via=pipe)
 
     async def failures(self, pipe, row) -> None:
         pipe.hset(keys.code_failures(row.promocode_id), row.reason, row.n)

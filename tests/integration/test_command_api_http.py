@@ -15,15 +15,12 @@ from tests.support.factories import (
     create_tariff,
     unique_code,
 )
+from tests.support.http import client_fixture
 
 API = "/api/v1/loyalty"
 
 
-@pytest.fixture
-async def client():
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://command") as c:
-        yield c
+client = client_fixture(app)
 
 
 def error_of(response: httpx.Response) -> str:

@@ -7,16 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from core.errors import AppError
-from loyalty import handlers
+from loyalty import handlers, schemas
 from loyalty.catalog import generator
-from loyalty.schemas import (
-    AssignmentRequest,
-    GenerateRequest,
-    GroupCreate,
-    MembersRequest,
-    PromocodeUpdate,
-    TariffUpdate,
-)
 from tests.support.db import attempts_of, events_for
 from tests.support.factories import (
     OPERATOR_ID,
@@ -45,7 +37,7 @@ async def scenario(reason: str) -> tuple[str, int, uuid.UUID, int | None]:
         case "tariff_not_found":
             promo = await create_promocode()
             await handlers.update_tariff(
-                tariff.id, TariffUpdate(is_active=False), actor_id=OPERATOR_ID
+                tariff.id, schemas.TariffUpdate(is_active=False), actor_id=OPERATOR_ID
             )
             return promo.code, tariff.id, user, promo.id
         case "promocode_not_found":
@@ -116,7 +108,7 @@ async def test_a_rejected_use_reserves_nothing():
     code, tariff_id, user, promocode_id = await scenario("tariff_not_eligible")
     await refused(handlers.use_promocode, code, tariff_id, user)
     promo = await handlers.update_promocode(
-        promocode_id, PromocodeUpdate(description="look"), actor_id=OPERATOR_ID
+        promocode_id, schemas.PromocodeUpdate(description="look"), actor_id=OPERATOR_ID
     )
     assert promo.uses == 0
 
@@ -135,13 +127,15 @@ async def test_an_assigned_code_reaches_its_user_and_the_members_of_its_groups()
     promo = await create_promocode(audience="assigned")
     direct, member, outsider = [await create_loyalty_user() for _ in range(3)]
     group = await handlers.create_group(
-        GroupCreate(name=f"g-{uuid.uuid4().hex[:8]}"), actor_id=OPERATOR_ID
+        schemas.GroupCreate(name=f"g-{uuid.uuid4().hex[:8]}"), actor_id=OPERATOR_ID
     )
     await handlers.add_group_members(
-        group.id, MembersRequest(user_ids=[member]), actor_id=OPERATOR_ID
+        group.id, schemas.MembersRequest(user_ids=[member]), actor_id=OPERATOR_ID
     )
     await handlers.assign_promocode(
-        promo.id, AssignmentRequest(user_ids=[direct], group_ids=[group.id]), actor_id=OPERATOR_ID
+        promo.id,
+        schemas.AssignmentRequest(user_ids=[direct], group_ids=[group.id]),
+        actor_id=OPERATOR_ID,
     )
     for user in (direct, member):
         quote = await handlers.apply_promocode(request(promo.code, tariff.id), actor_id=user)
@@ -173,7 +167,7 @@ async def test_a_mistyped_generated_code_is_told_apart_from_a_code_that_does_not
     user = await create_loyalty_user()
     prefix = "TYPE" + uuid.uuid4().hex[:4].upper().translate(str.maketrans("01", "23")) + "-"
     batch = await handlers.generate_promocodes(
-        GenerateRequest(
+        schemas.GenerateRequest(
             count=3, prefix=prefix, pattern="XXXX-XXXX", discount_type="percent", value=10
         ),
         actor_id=OPERATOR_ID,

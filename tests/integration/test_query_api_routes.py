@@ -5,7 +5,6 @@ import io
 import uuid
 from datetime import UTC, datetime, timedelta
 
-import httpx
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
@@ -20,15 +19,12 @@ from tests.support.factories import (
     create_promocode,
     create_tariff,
 )
+from tests.support.http import client_fixture
 
 API = "/api/v1/loyalty"
 
 
-@pytest.fixture
-async def client():
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://query") as c:
-        yield c
+client = client_fixture(app)
 
 
 @pytest.fixture

@@ -52,11 +52,9 @@ async def active(side: ReadSideDriver, world: dict, user_id: uuid.UUID) -> list[
 
 
 async def operator_view(side: ReadSideDriver, code_id: int) -> dict:
-    """A code as operators read it, but for `updated_at`: a use moves promocodes.updated_at in
-    Postgres while no event carries it, so the projection keeps the time of the code's last
-    snapshot event and a rebuild shows the later one. A known difference of the read model,
-    left to its owners; every other field must come back the same."""
-    return {k: v for k, v in (await side.reads.code(code_id)).items() if k != "updated_at"}
+    """A code as operators read it: every field, `updated_at` included (a use changes the
+    counters, not the code's terms, so it leaves `updated_at` alone)."""
+    return await side.reads.code(code_id)
 
 
 async def answers(side: ReadSideDriver, world: dict) -> dict:

@@ -42,12 +42,20 @@ async def _try_async(value: Awaitable, retry_on: tuple[type[BaseException], ...]
 
 
 class _Poll:
-    """What both helpers share: the deadline, the test of a value, the failure message."""
+    """What both helpers share: the options, the deadline, the test of a value, the failure."""
 
     def __init__(
-        self, condition: Callable, timeout: float, until: Callable | None, message: str
+        self,
+        condition: Callable[[], Any],
+        timeout: float = DEFAULT_TIMEOUT,
+        interval: float = DEFAULT_INTERVAL,
+        *,
+        until: Callable[[Any], bool] | None = None,
+        retry_on: tuple[type[BaseException], ...] = (),
+        message: str = "",
     ) -> None:
-        self.condition, self.timeout, self.until, self.message = condition, timeout, until, message
+        self.condition, self.timeout, self.interval = condition, timeout, interval
+        self.until, self.retry_on, self.message = until, retry_on, message
         self.deadline = time.monotonic() + timeout
 
     def accepts(self, value: Any) -> bool:
@@ -65,39 +73,25 @@ class _Poll:
         raise AssertionError(f"{what}: not true after {self.timeout:g}s; last value: {self.last!r}")
 
 
-async def eventually(
-    condition: Callable[[], Any],
-    timeout: float = DEFAULT_TIMEOUT,
-    interval: float = DEFAULT_INTERVAL,
-    *,
-    until: Callable[[Any], bool] | None = None,
-    retry_on: tuple[type[BaseException], ...] = (),
-    message: str = "",
-) -> Any:
-    poll = _Poll(condition, timeout, until, message)
+async def eventually(condition: Callable[[], Any], *args: Any, **options: Any) -> Any:
+    """Options: `timeout`, `interval`, `until`, `retry_on`, `message` (see the module)."""
+    poll = _Poll(condition, *args, **options)
     while True:
-        value = _try(condition, retry_on)
+        value = _try(condition, poll.retry_on)
         if inspect.isawaitable(value):
-            value = await _try_async(value, retry_on)
+            value = await _try_async(value, poll.retry_on)
         if poll.accepts(value):
             return value
         poll.give_up_when_late()
-        await asyncio.sleep(interval)
+        await asyncio.sleep(poll.interval)
 
 
-def eventually_sync(
-    condition: Callable[[], Any],
-    timeout: float = DEFAULT_TIMEOUT,
-    interval: float = DEFAULT_INTERVAL,
-    *,
-    until: Callable[[Any], bool] | None = None,
-    retry_on: tuple[type[BaseException], ...] = (),
-    message: str = "",
-) -> Any:
-    poll = _Poll(condition, timeout, until, message)
+def eventually_sync(condition: Callable[[], Any], *args: Any, **options: Any) -> Any:
+    """`eventually` for code outside an event loop."""
+    poll = _Poll(condition, *args, **options)
     while True:
-        value = _try(condition, retry_on)
+        value = _try(condition, poll.retry_on)
         if poll.accepts(value):
             return value
         poll.give_up_when_late()
-        time.sleep(interval)
+        time.sleep(poll.interval)

@@ -64,7 +64,7 @@ class FakeAssignments:
     def __init__(self) -> None:
         self.pairs: set[tuple[int, object]] = set()
 
-    async def add(self, promocode_id: int, user_ids: list, group_ids: list) -> tuple[list, list]:
+    async def change(self, promocode_id: int, user_ids: list, group_ids: list) -> tuple:
         new = [(promocode_id, target) for target in [*user_ids, *group_ids]]
         added = [target for pair in new if pair not in self.pairs for target in [pair[1]]]
         self.pairs.update(new)

@@ -1,0 +1,20 @@
+"""An HTTP client that calls an app in-process (no server, no port)."""
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+
+def asgi_client(app: FastAPI) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://app")
+
+
+def client_fixture(app: FastAPI):
+    """A `client` fixture for a test module: `client = client_fixture(app)`."""
+
+    @pytest.fixture
+    async def client():
+        async with asgi_client(app) as c:
+            yield c
+
+    return client
