@@ -17,8 +17,12 @@ from loyalty import handlers
 from loyalty.domain import rules
 from loyalty.read import postgres
 from loyalty.schemas import AssignmentRequest, GroupCreate, MembersRequest, PromocodeCreate
-from tests.support import loyalty_writes as w
-from tests.support.factories import create_loyalty_user
+from tests.support.factories import (
+    create_batch,
+    create_loyalty_user,
+    create_promocode,
+    unique_code,
+)
 from tests.support.read_side import ReadSideDriver
 
 OPERATOR = uuid.uuid4()
@@ -37,10 +41,10 @@ async def test_the_public_code_rule_is_the_same_in_python_and_in_sql(side):
         for in_batch in (False, True):
             for is_active in (True, False):
                 if in_batch:
-                    batch_id = await w.generate_batch(1, audience=audience, is_active=is_active)
-                    code = await batch_code(side, batch_id)
+                    batch = await create_batch(1, audience=audience, is_active=is_active)
+                    code = await batch_code(side, batch.batch_id)
                 else:
-                    code = await w.create_code(audience=audience, is_active=is_active)
+                    code = await create_promocode(audience=audience, is_active=is_active)
                 cases[code.id] = rules.is_public(code.audience, code.batch_id, code.is_active)
     async with postgres.read_only(side.engine) as conn:
         public = set(
@@ -68,7 +72,7 @@ async def test_redis_and_postgres_agree_on_which_codes_reach_each_user(side, see
     codes = [
         await handlers.create_promocode(
             PromocodeCreate(
-                code=w.unique_code("REACH"),
+                code=unique_code("REACH"),
                 discount_type="percent",
                 value=10,
                 audience=chance.choice(["assigned", "assigned", "everyone"]),
