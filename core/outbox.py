@@ -63,6 +63,11 @@ class Event:
     occurred_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
+def make_event(stream: str, type: str, aggregate_id: object, payload: dict[str, Any]) -> Event:
+    """An event ready for the outbox (its payload JSON-ready)."""
+    return Event(stream, type, str(aggregate_id), to_jsonable_python(payload))
+
+
 class UnitOfWork:
     """`async with uow:` gives a session; `uow.emit(...)` queues events; `commit()` writes both.
 
@@ -86,12 +91,7 @@ class UnitOfWork:
         await self.session.close()
 
     def emit(self, stream: str, type: str, aggregate_id: object, payload: dict[str, Any]) -> Event:
-        event = Event(
-            stream=stream,
-            type=type,
-            aggregate_id=str(aggregate_id),
-            payload=to_jsonable_python(payload),
-        )
+        event = make_event(stream, type, aggregate_id, payload)
         self._events.append(event)
         return event
 

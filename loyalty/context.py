@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from core.config import Settings, get_settings
 from core.db import get_sessionmaker
 from core.inbox import InboxRepository
-from core.outbox import UnitOfWork
+from core.outbox import Event, UnitOfWork, make_event
 from core.redis import get_redis
 from core.streams import LOYALTY_EVENTS
 from loyalty.audience.repository import AssignmentRepository, GroupRepository, UserRepository
@@ -60,6 +60,10 @@ class LoyaltyUnitOfWork(UnitOfWork):
         self.idempotency = IdempotencyRepository(session)
         self.inbox = InboxRepository(session, processed_events)
         return self
+
+    def event(self, type: str, aggregate_id: object, payload: dict[str, Any]) -> Event:
+        """A `loyalty.events` event for a statement that writes its outbox row itself."""
+        return make_event(LOYALTY_EVENTS, type, aggregate_id, payload)
 
     def add_event(self, type: str, aggregate_id: object, payload: dict[str, Any]) -> None:
         """Queues a `loyalty.events` event; it is written with the change by `commit()`."""

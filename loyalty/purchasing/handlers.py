@@ -154,12 +154,14 @@ async def take_use(
     now: datetime,
     *,
     reserved_until: datetime | None = None,
+    claim: Claim | None = None,
 ) -> Purchase:
-    """Takes the user's use, records the purchase, then takes the code's use (conditional
-    updates, in this order on every path so locks are always taken alike), and emits.
+    """Takes the user's use, records the purchase, then takes the code's use with its event
+    (conditional updates, in this order on every path so locks are always taken alike).
 
     A buyer's use is a pending purchase `reserved_until` a time; without one it is the
-    operator's paid purchase."""
+    operator's paid purchase. The answer for an Idempotency-Key `claim` is stored before the
+    code's row is locked, and commits with the use."""
     status = PurchaseStatus.paid if reserved_until is None else PurchaseStatus.pending
     source = PurchaseSource.operator if reserved_until is None else PurchaseSource.user
     user_uses = await uow.uses.take_user_use(promo.id, user_id, promo.per_user_limit)
@@ -186,18 +188,13 @@ async def take_use(
             "paid_at": now if status is PurchaseStatus.paid else None,
         }
     )
-    # The code's row is the hot one (every buyer of the code queues on it): take it last,
-    # so its lock is held only for the outbox insert and the commit.
-    taken = await uow.uses.take_code_use(promo.id)
-    if taken is None:
-        raise Rejected(errors.PromocodeExhausted, promo.id)
-    promocode_uses, version = taken
+    await _record(uow, claim, purchase, 201)
+    # The code's row is the hot one (every buyer of the code queues on it): take it last, in
+    # one statement with the purchase's event, so its lock is held only for it and the commit.
     event_type = events.PURCHASE_PAID if status is PurchaseStatus.paid else events.PURCHASE_RESERVED
-    uow.add_event(
-        event_type,
-        purchase.id,
-        events.purchase_payload(purchase, events.Counters(promocode_uses, user_uses, version)),
-    )
+    payload = events.purchase_payload(purchase, events.Counters(user_uses=user_uses))
+    if await uow.uses.take_code_use(promo.id, uow.event(event_type, purchase.id, payload)) is None:
+        raise Rejected(errors.PromocodeExhausted, promo.id)
     return purchase
 
 
@@ -216,8 +213,11 @@ async def use_promocode(
         async with ctx.uow() as uow:
             promo, tariff = await _checked(uow, actor_id, data, now)
             expiry = now + timedelta(seconds=ctx.settings.reservation_ttl_seconds)
-            purchase = await take_use(uow, promo, tariff, actor_id, now, reserved_until=expiry)
-            return await _answer(uow, claim, purchase, 201)
+            purchase = await take_use(
+                uow, promo, tariff, actor_id, now, reserved_until=expiry, claim=claim
+            )
+            await uow.commit()
+            return PurchaseOut.model_validate(purchase)
     except Rejected as rejected:
         await _reject(ctx, rejected, user_id=actor_id, data=data, endpoint=USE, claim=claim)
 
@@ -259,11 +259,17 @@ async def _settle(
     return settled
 
 
-async def _answer(
-    uow: LoyaltyUnitOfWork, claim: Claim | None, purchase: Purchase, status_code: int = 200
+async def _record(
+    uow: LoyaltyUnitOfWork, claim: Claim | None, purchase: Purchase, status_code: int
 ) -> PurchaseOut:
+    """The answer, stored for the Idempotency-Key in the caller's transaction."""
     out = PurchaseOut.model_validate(purchase)
     await uow.idempotency.record(claim, status_code, out.model_dump(mode="json"))
+    return out
+
+
+async def _answer(uow: LoyaltyUnitOfWork, claim: Claim | None, purchase: Purchase) -> PurchaseOut:
+    out = await _record(uow, claim, purchase, 200)
     await uow.commit()
     return out
 

@@ -5,12 +5,14 @@ RETURNING says whether they succeeded, and a purchase changes state only from `p
 The hot path's statements are named below.
 """
 
+import json
 import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, literal, select, text, update
+from sqlalchemy import Select, bindparam, func, insert, literal, select, text, update
 
+from core.outbox import NOTIFY_CHANNEL, Event
 from core.repository import Repository
 from loyalty.audience.repository import codes_assigned_to, users
 from loyalty.domain.enums import PurchaseStatus
@@ -35,13 +37,27 @@ TAKE_USER_USE = text(
     RETURNING uses
     """
 )
-# One more use of the code if any is left: its uses and version after it, or no row.
-# `updated_at` is when the code's terms changed; a use changes only its counters.
+# The hot path's one statement on the code's row: one more use if any is left, and in the
+# same statement its event (the outbox row, with the counters after the use merged into the
+# payload) and the relay's wake-up. The row's lock is then held for this statement and the
+# commit only. No row back: the code was used up.
 TAKE_CODE_USE = text(
     """
-    UPDATE promocodes SET uses = uses + 1, version = version + 1
-    WHERE id = :id AND (max_uses IS NULL OR uses < max_uses)
-    RETURNING uses, version
+    WITH taken AS (
+        UPDATE promocodes SET uses = uses + 1, version = version + 1
+        WHERE id = :id AND (max_uses IS NULL OR uses < max_uses)
+        RETURNING uses, version
+    ), announced AS (
+        INSERT INTO outbox (event_id, stream, type, aggregate_id, payload, occurred_at)
+        SELECT :event_id, :stream, :type, :aggregate_id,
+               CAST(:payload AS jsonb) || jsonb_build_object(
+                   'promocode_uses', taken.uses, 'promocode_version', taken.version),
+               :occurred_at
+        FROM taken
+        RETURNING id
+    )
+    SELECT taken.uses, taken.version, pg_notify(:channel, '') AS notified
+    FROM taken, announced
     """
 )
 GIVE_BACK_USER_USE = text(
@@ -61,6 +77,32 @@ GIVE_BACK_CODE_USE = text(
 )
 
 
+def _snapshot() -> Select:
+    """The use snapshot, built once (its parameters: user_id, code, tariff_id)."""
+    user_id = bindparam("user_id")
+    t, p = tariffs.alias("t"), promocodes.alias("p")
+    one = select(literal(1).label("one")).subquery("one")
+    return select(
+        select(users.c.status).where(users.c.id == user_id).scalar_subquery().label("status"),
+        func.coalesce(
+            select(user_uses.c.uses)
+            .where(user_uses.c.promocode_id == p.c.id, user_uses.c.user_id == user_id)
+            .scalar_subquery(),
+            0,
+        ).label("uses_of_user"),
+        p.c.id.in_(codes_assigned_to(user_id)).label("reaches_user"),
+        *[c.label(f"t_{c.name}") for c in t.c],
+        *[c.label(f"p_{c.name}") for c in p.c],
+    ).select_from(
+        one.outerjoin(t, t.c.id == bindparam("tariff_id")).outerjoin(
+            p, p.c.code == bindparam("code")
+        )
+    )
+
+
+SNAPSHOT = _snapshot()
+
+
 def _columns(row: Any, prefix: str, model: type) -> dict[str, Any] | None:
     values = {c.name: row[f"{prefix}{c.name}"] for c in model.__table__.c}
     return None if values["id"] is None else values
@@ -72,21 +114,8 @@ class UseRepository(Repository):
     async def snapshot(self, user_id: uuid.UUID, code: str, tariff_id: int) -> UseFacts:
         """The tariff, the code, whether it reaches the user, their status and their uses of
         it: one round trip (a plain read; the limits are taken later by conditional updates)."""
-        t, p = tariffs.alias("t"), promocodes.alias("p")
-        one = select(literal(1).label("one")).subquery("one")
-        statement = select(
-            select(users.c.status).where(users.c.id == user_id).scalar_subquery().label("status"),
-            func.coalesce(
-                select(user_uses.c.uses)
-                .where(user_uses.c.promocode_id == p.c.id, user_uses.c.user_id == user_id)
-                .scalar_subquery(),
-                0,
-            ).label("uses_of_user"),
-            p.c.id.in_(codes_assigned_to(user_id)).label("reaches_user"),
-            *[c.label(f"t_{c.name}") for c in t.c],
-            *[c.label(f"p_{c.name}") for c in p.c],
-        ).select_from(one.outerjoin(t, t.c.id == tariff_id).outerjoin(p, p.c.code == code))
-        row = (await self.session.execute(statement)).one()._mapping
+        params = {"user_id": user_id, "code": code, "tariff_id": tariff_id}
+        row = (await self.session.execute(SNAPSHOT, params)).one()._mapping
         tariff, promocode = _columns(row, "t_", Tariff), _columns(row, "p_", Promocode)
         return UseFacts(
             tariff=None if tariff is None else Tariff(**tariff),
@@ -112,8 +141,25 @@ class UseRepository(Repository):
         )
         return taken.scalar_one_or_none()
 
-    async def take_code_use(self, promocode_id: int) -> tuple[int, int] | None:
-        row = (await self.session.execute(TAKE_CODE_USE, {"id": promocode_id})).first()
+    async def take_code_use(self, promocode_id: int, event: Event) -> tuple[int, int] | None:
+        """One more use of the code and its `event` (whose payload gets `promocode_uses` and
+        `promocode_version` after the use), in one statement: (uses, version), or None when
+        the code was used up (nothing is written then)."""
+        row = (
+            await self.session.execute(
+                TAKE_CODE_USE,
+                {
+                    "id": promocode_id,
+                    "event_id": event.event_id,
+                    "stream": event.stream,
+                    "type": event.type,
+                    "aggregate_id": event.aggregate_id,
+                    "payload": json.dumps(event.payload),
+                    "occurred_at": event.occurred_at,
+                    "channel": NOTIFY_CHANNEL,
+                },
+            )
+        ).first()
         return None if row is None else (row.uses, row.version)
 
     async def give_back(self, promocode_id: int, user_id: uuid.UUID) -> Counters:
