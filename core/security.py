@@ -8,9 +8,12 @@ when the tokens it covers would have expired anyway:
   (block, delete, refresh-token reuse).
 """
 
+import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Annotated
 
 import jwt
@@ -49,17 +52,56 @@ class Principal:
 
 
 @lru_cache
-def _public_key(pem: str):
+def _public_key(pem: str | None, path: str):
+    """The verification key, read and parsed once per process (a new key: restart)."""
     from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
-    return load_pem_public_key(pem.encode())
+    return load_pem_public_key((pem or Path(path).read_text()).encode())
 
 
-def decode_access_token(token: str, settings: Settings) -> dict:
+class VerifiedTokens:
+    """The claims of tokens whose signature and claims were verified, kept until they expire
+    (the least recently used go first), so a token is verified once, not on every request.
+    Revocation is not kept here: it is checked on every request."""
+
+    def __init__(self, size: int = 10_000) -> None:
+        self.size = size
+        self._claims: OrderedDict[str, dict] = OrderedDict()
+
+    def get(self, token: str, now: float) -> dict | None:
+        claims = self._claims.get(token)
+        if claims is None:
+            return None
+        if claims["exp"] <= now:
+            del self._claims[token]
+            return None
+        self._claims.move_to_end(token)
+        return claims
+
+    def put(self, token: str, claims: dict) -> None:
+        self._claims[token] = claims
+        if len(self._claims) > self.size:
+            self._claims.popitem(last=False)
+
+
+VERIFIED = VerifiedTokens()
+
+
+def decode_access_token(token: str, settings: Settings, now: float | None = None) -> dict:
+    """The token's claims when its signature and claims hold, else 401."""
+    known = VERIFIED.get(token, time.time() if now is None else now)
+    if known is not None:
+        return known
+    claims = _verify(token, settings)
+    VERIFIED.put(token, claims)
+    return claims
+
+
+def _verify(token: str, settings: Settings) -> dict:
     try:
         claims = jwt.decode(
             token,
-            _public_key(settings.public_key_pem()),
+            _public_key(settings.jwt_public_key or None, str(settings.jwt_public_key_file)),
             algorithms=[ALGORITHM],
             audience=settings.jwt_audience,
             issuer=settings.jwt_issuer,
