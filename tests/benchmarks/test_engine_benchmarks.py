@@ -141,3 +141,41 @@ async def test_use_promocode_latency_under_200_concurrent_buyers(command_api):
         f"{len(errors)}"
     )
     assert statuses == {201: buyers * codes_each + len(alone)}
+
+
+async def test_one_hot_code_200_buyers_10000_uses(command_api):
+    """The promotion: 200 buyers at once on one code with 10,000 uses (50 each, no per-user
+    limit); every use is counted exactly once, none above the limit."""
+    buyers, uses_each = 200, 50
+    tariff = await create_tariff()
+    promo = await create_promocode(max_uses=buyers * uses_each, per_user_limit=None)
+    users = await create_loyalty_users(buyers)
+    headers = {u: bearer(u) for u in users}
+    body = {"promocode": promo.code, "tariff_id": tariff.id}
+    statuses: dict[int, int] = {}
+    errors: list[str] = []
+    latencies: list[float] = []
+    start = asyncio.Event()
+
+    async def buyer(client: httpx.AsyncClient, user: uuid.UUID) -> None:
+        await start.wait()
+        for _ in range(uses_each):
+            latency = await measure(client, body, headers[user], statuses, errors)
+            if latency is not None:
+                latencies.append(latency)
+
+    limits = httpx.Limits(max_connections=buyers, max_keepalive_connections=buyers)
+    async with httpx.AsyncClient(base_url=command_api, limits=limits, timeout=120) as client:
+        tasks = [asyncio.create_task(buyer(client, u)) for u in users]
+        await asyncio.sleep(0.2)
+        began = time.perf_counter()
+        start.set()
+        await asyncio.gather(*tasks)
+        elapsed = time.perf_counter() - began
+    [row] = await sql("SELECT uses FROM promocodes WHERE id = :id", id=promo.id)
+    print(
+        f"\n[benchmark] one hot code, {buyers} concurrent buyers, {buyers * uses_each} uses: "
+        f"{summary(latencies)}, {len(latencies) / elapsed:.0f} uses/s, "
+        f"broken connections retried: {len(errors)}"
+    )
+    assert statuses == {201: buyers * uses_each} and row["uses"] == buyers * uses_each
