@@ -43,8 +43,10 @@ format: $(STAMP)
 loadtest: $(STAMP)
 	$(PY) -m loadtest
 
+# The read benchmark drives its load with wrk (Debian's package), installed here when missing.
 benchmark: setup-test
-	$(PY) -m pytest -m benchmark -s tests/benchmarks
+	command -v wrk >/dev/null || apt-get install -y -q wrk || (apt-get update -q && apt-get install -y -q wrk)
+	$(PY) -m pytest -m benchmark -s -p no:randomly tests/benchmarks
 
 # The newest versions pyproject.toml allows, resolved in a throw-away virtualenv and pinned.
 # Then `make test` (it reinstalls from the new lock) and commit the lock if it passes.

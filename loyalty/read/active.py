@@ -3,67 +3,98 @@
 Time is evaluated here, at read time: a code appears at `valid_from` and disappears at
 `valid_until` without waiting for any event. A code is listed exactly when the write side's
 rules would accept a use of it for some tariff (`rules.code_rejection`).
+
+A code's snapshot is the same for every user it reaches, so it is parsed once per process
+(`code_view`, keyed by the snapshot's JSON) and the listing keeps the snapshot's own ISO
+times: nothing the projector wrote is parsed or validated again per request.
 """
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, replace
 from datetime import datetime
-from types import SimpleNamespace
+from functools import lru_cache
 from typing import Any
 
 from loyalty.domain import rules
 
 
 @dataclass(frozen=True)
+class CodeView:
+    """What the listing rule reads of a code (a `Promocode` as the rules see it)."""
+
+    code: str
+    discount_type: str
+    value: int
+    valid_from: datetime
+    valid_until: datetime | None
+    valid_from_text: str
+    valid_until_text: str | None
+    max_uses: int | None
+    per_user_limit: int | None
+    tariff_ids: tuple[int, ...]
+    audience: str
+    is_active: bool
+    uses: int = 0
+
+    @classmethod
+    def of(cls, snapshot: dict[str, Any]) -> "CodeView":
+        """From a code's snapshot (`promocode_payload`, JSON-ready)."""
+        until = snapshot["valid_until"]
+        return cls(
+            code=snapshot["code"],
+            discount_type=snapshot["discount_type"],
+            value=snapshot["value"],
+            valid_from=datetime.fromisoformat(snapshot["valid_from"]),
+            valid_until=None if until is None else datetime.fromisoformat(until),
+            valid_from_text=snapshot["valid_from"],
+            valid_until_text=until,
+            max_uses=snapshot["max_uses"],
+            per_user_limit=snapshot["per_user_limit"],
+            tariff_ids=tuple(snapshot["tariff_ids"]),
+            audience=snapshot["audience"],
+            is_active=bool(snapshot["is_active"]),
+        )
+
+
+@lru_cache(maxsize=50_000)
+def code_view(snapshot_json: str) -> CodeView:
+    return CodeView.of(json.loads(snapshot_json))
+
+
+@dataclass(frozen=True)
 class Candidate:
     """A code that reaches the user (assigned, through a group, or public) and their uses."""
 
-    snapshot: dict[str, Any]  # promocode_payload without counters, datetimes as ISO strings
+    view: CodeView
     uses: int
     user_uses: int
-
-
-def _moment(value: str | datetime | None) -> datetime | None:
-    if value is None or isinstance(value, datetime):
-        return value
-    return datetime.fromisoformat(value)
-
-
-def code_terms(candidate: Candidate) -> SimpleNamespace:
-    """The candidate as the rules read a code: real datetimes and its current uses."""
-    snapshot = candidate.snapshot
-    return SimpleNamespace(
-        **{
-            **snapshot,
-            "valid_from": _moment(snapshot["valid_from"]),
-            "valid_until": _moment(snapshot["valid_until"]),
-            "uses": candidate.uses,
-        }
-    )
 
 
 def active_promocodes(
     status: str | None, candidates: list[Candidate], now: datetime
 ) -> list[dict[str, Any]]:
-    """The codes a user of this status may use now, soonest-ending first."""
-    visible = []
+    """The codes a user of this status may use now, soonest-ending first (JSON-ready)."""
+    visible: list[tuple[CodeView, int]] = []
     for candidate in candidates:
-        code = code_terms(candidate)
+        code = replace(candidate.view, uses=candidate.uses)
         refused = rules.code_rejection(
             code, assigned_to_user=True, user_status=status, user_uses=candidate.user_uses, now=now
         )
-        if refused is not None:
-            continue
-        visible.append(
-            {
-                "code": code.code,
-                "discount_type": code.discount_type,
-                "value": code.value,
-                "valid_from": code.valid_from,
-                "valid_until": code.valid_until,
-                "tariff_ids": list(code.tariff_ids),
-                "uses_left_for_you": rules.uses_left_for_user(code, candidate.user_uses),
-                "uses_left_total": rules.uses_left(code.max_uses, code.uses),
-            }
-        )
-    visible.sort(key=lambda c: (c["valid_until"] is None, c["valid_until"] or now, c["code"]))
-    return visible
+        if refused is None:
+            visible.append((code, candidate.user_uses))
+    visible.sort(
+        key=lambda seen: (seen[0].valid_until is None, seen[0].valid_until or now, seen[0].code)
+    )
+    return [
+        {
+            "code": code.code,
+            "discount_type": code.discount_type,
+            "value": code.value,
+            "valid_from": code.valid_from_text,
+            "valid_until": code.valid_until_text,
+            "tariff_ids": list(code.tariff_ids),
+            "uses_left_for_you": rules.uses_left_for_user(code, user_uses),
+            "uses_left_total": rules.uses_left(code.max_uses, code.uses),
+        }
+        for code, user_uses in visible
+    ]

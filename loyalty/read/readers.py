@@ -8,7 +8,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from loyalty.read import keys
-from loyalty.read.active import Candidate
+from loyalty.read.active import Candidate, code_view
 from loyalty.read.scripts import Scripts
 
 SCAN_CHUNK = 500
@@ -52,7 +52,7 @@ class ReadModels:
             return None
         status, rest = reply[1] or None, reply[2:]
         candidates = [
-            Candidate(json.loads(rest[i]), int(rest[i + 1]), int(rest[i + 2]))
+            Candidate(code_view(rest[i]), int(rest[i + 1]), int(rest[i + 2]))
             for i in range(0, len(rest), 3)
         ]
         return ActiveSnapshot(status, candidates)

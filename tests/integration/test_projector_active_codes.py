@@ -4,6 +4,8 @@ stream, consumer group and projector (in-process), read back with query_api's re
 import uuid
 from datetime import UTC, datetime, timedelta
 
+from pydantic_core import to_jsonable_python
+
 from loyalty.read.active import active_promocodes
 from tests.support import loyalty_writes as w
 from tests.support.factories import (
@@ -30,8 +32,8 @@ async def test_a_public_code_is_listed_with_its_counters(side):
         "code": promo.code,
         "discount_type": "percent",
         "value": 10,
-        "valid_from": promo.valid_from,
-        "valid_until": promo.valid_until,
+        "valid_from": to_jsonable_python(promo.valid_from),
+        "valid_until": to_jsonable_python(promo.valid_until),
         "tariff_ids": tariff_ids,
         "uses_left_for_you": 2,
         "uses_left_total": 10,

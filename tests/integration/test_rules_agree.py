@@ -112,11 +112,11 @@ async def test_redis_and_postgres_agree_on_which_codes_reach_each_user(side, see
             )
     await side.settle()
 
-    ours = {code.id for code in codes}
+    ours = {code.code for code in codes}
     for user in users:
         in_redis = await side.reads.models.active_candidates(user)
         async with postgres.read_only(side.engine) as conn:
             in_postgres = await postgres.active_candidates(conn, user)
-        redis_ids = {c.snapshot["id"] for c in in_redis.candidates} & ours
-        postgres_ids = {c.snapshot["id"] for c in in_postgres} & ours
+        redis_ids = {c.view.code for c in in_redis.candidates} & ours
+        postgres_ids = {c.view.code for c in in_postgres} & ours
         assert redis_ids == postgres_ids, f"user {user}"

@@ -106,6 +106,10 @@ class Platform:
     def log(self, name: str) -> str:
         return (self.log_dir / f"{name}.log").read_text()
 
+    def start_process(self, name: str, argv: list[str]) -> None:
+        """Any other process with the platform's environment (a benchmark's own app)."""
+        self._spawn(name, argv)
+
     def _spawn(self, name: str, argv: list[str]) -> None:
         log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 (a restart appends)
         self.procs[name] = subprocess.Popen(argv, env=self.env, stdout=log, stderr=log)

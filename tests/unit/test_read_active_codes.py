@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from loyalty.read.active import Candidate, active_promocodes
+from loyalty.read.active import Candidate, CodeView, active_promocodes
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
@@ -23,7 +23,7 @@ def candidate(uses: int = 0, user_uses: int = 0, **fields) -> Candidate:
         "audience": "everyone",
         **fields,
     }
-    return Candidate(snapshot, uses, user_uses)
+    return Candidate(CodeView.of(snapshot), uses, user_uses)
 
 
 def codes(*candidates: Candidate, status: str | None = "active", now: datetime = NOW) -> list:
@@ -33,7 +33,7 @@ def codes(*candidates: Candidate, status: str | None = "active", now: datetime =
 def test_a_running_code_is_listed_with_what_is_left():
     [item] = active_promocodes("active", [candidate(uses=3, max_uses=10, per_user_limit=2)], NOW)
     assert (item["uses_left_total"], item["uses_left_for_you"]) == (7, 2)
-    assert item["valid_from"] == NOW - timedelta(days=1)
+    assert item["valid_from"] == (NOW - timedelta(days=1)).isoformat()
 
 
 @pytest.mark.parametrize(
