@@ -3,13 +3,15 @@ from datetime import datetime
 
 from pydantic import BaseModel, EmailStr, Field
 
+from core.inputs import Text
+
 # Generous bounds on what is hashed; the policy (auth.passwords) says what is acceptable.
 PasswordField = Field(min_length=1, max_length=1024)
 
 
 class Registration(BaseModel):
     email: EmailStr
-    password: str = PasswordField
+    password: Text = PasswordField
 
 
 class RegisteredUser(BaseModel):
@@ -18,8 +20,8 @@ class RegisteredUser(BaseModel):
 
 
 class Credentials(BaseModel):
-    email: str = Field(min_length=1, max_length=320)
-    password: str = PasswordField
+    email: Text = Field(min_length=1, max_length=320)
+    password: Text = PasswordField
 
 
 class TokenPairOut(BaseModel):
@@ -30,11 +32,11 @@ class TokenPairOut(BaseModel):
 
 
 class RefreshRequest(BaseModel):
-    refresh_token: str = Field(min_length=1, max_length=512)
+    refresh_token: Text = Field(min_length=1, max_length=512)
 
 
 class DeleteRequest(BaseModel):
-    password: str = PasswordField
+    password: Text = PasswordField
 
 
 class Me(BaseModel):

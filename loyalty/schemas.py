@@ -6,7 +6,7 @@ kopecks with `currency`.
 
 import re
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -20,6 +20,7 @@ from pydantic import (
     model_validator,
 )
 
+from core.inputs import Text, UtcMoment
 from loyalty.catalog import generator
 from loyalty.domain import rules
 from loyalty.domain.enums import Audience, DiscountType
@@ -55,21 +56,13 @@ class Out(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
-def _as_utc(value: datetime) -> datetime:
-    """Naive datetimes are taken as UTC."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
-
-
 # ---- buyer ---------------------------------------------------------------------------------
 
 
 class PromocodeRequest(Body):
     """`apply_promocode` and `use_promocode`: the code as the user typed it and the tariff."""
 
-    promocode: str = Field(min_length=1, max_length=200)
+    promocode: Text = Field(min_length=1, max_length=200)
     tariff_id: DbId
 
 
@@ -79,7 +72,7 @@ class PurchaseRequest(Body):
 
 class CancelRequest(Body):
     purchase_id: uuid.UUID
-    reason: str | None = Field(default=None, max_length=200)
+    reason: Text | None = Field(default=None, max_length=200)
 
 
 class QuoteOut(BaseModel):
@@ -121,14 +114,14 @@ class PurchaseOut(Out):
 
 
 class TariffCreate(Body):
-    name: str = Field(min_length=1, max_length=200)
+    name: Text = Field(min_length=1, max_length=200)
     price: Kopecks
     currency: Currency = "RUB"
     is_active: bool = True
 
 
 class TariffUpdate(Body):
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: Text | None = Field(default=None, min_length=1, max_length=200)
     price: Kopecks | None = None
     currency: Currency | None = None
     is_active: bool | None = None
@@ -150,14 +143,14 @@ class PromocodeTerms(Body):
 
     discount_type: DiscountType
     value: int = Field(ge=0, le=MAX_KOPECKS)
-    valid_from: UtcDatetime | None = None
-    valid_until: UtcDatetime | None = None
+    valid_from: UtcMoment | None = None
+    valid_until: UtcMoment | None = None
     max_uses: int | None = Field(default=None, ge=1, le=PG_INT_MAX)
     per_user_limit: int | None = Field(default=1, ge=1, le=PG_INT_MAX)
     tariff_ids: list[DbId] = Field(default_factory=list, max_length=1000)
     audience: Audience = Audience.everyone
     is_active: bool = True
-    description: str = Field(default="", max_length=1000)
+    description: Text = Field(default="", max_length=1000)
 
     @model_validator(mode="after")
     def _consistent(self):
@@ -173,7 +166,7 @@ class PromocodeTerms(Body):
 
 
 class PromocodeCreate(PromocodeTerms):
-    code: str
+    code: Text
 
     @field_validator("code")
     @classmethod
@@ -189,14 +182,14 @@ class PromocodeUpdate(Body):
 
     discount_type: DiscountType | None = None
     value: int | None = Field(default=None, ge=0, le=MAX_KOPECKS)
-    valid_from: UtcDatetime | None = None
-    valid_until: UtcDatetime | None = None
+    valid_from: UtcMoment | None = None
+    valid_until: UtcMoment | None = None
     max_uses: int | None = Field(default=None, ge=1, le=PG_INT_MAX)
     per_user_limit: int | None = Field(default=None, ge=1, le=PG_INT_MAX)
     tariff_ids: list[DbId] | None = Field(default=None, max_length=1000)
     audience: Audience | None = None
     is_active: bool | None = None
-    description: str | None = Field(default=None, max_length=1000)
+    description: Text | None = Field(default=None, max_length=1000)
 
     @model_validator(mode="after")
     def _not_null(self):
@@ -242,8 +235,8 @@ class GenerateRequest(PromocodeTerms):
     """A batch of random codes sharing the same terms (single-use by default)."""
 
     count: int = Field(ge=1, le=1_000_000)
-    pattern: str | None = Field(default=None, min_length=4, max_length=64)
-    prefix: str = Field(default="", max_length=32)
+    pattern: Text | None = Field(default=None, min_length=4, max_length=64)
+    prefix: Text = Field(default="", max_length=32)
     length: int | None = Field(default=None, ge=generator.MIN_LENGTH, le=64)
     max_uses: int | None = Field(default=1, ge=1, le=PG_INT_MAX)
 
@@ -311,8 +304,8 @@ class ApplyToUsersOut(BaseModel):
 
 
 class GroupCreate(Body):
-    name: str = Field(min_length=1, max_length=200)
-    description: str = Field(default="", max_length=1000)
+    name: Text = Field(min_length=1, max_length=200)
+    description: Text = Field(default="", max_length=1000)
 
 
 class GroupOut(Out):

@@ -2,12 +2,12 @@
 
 import json
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response, StreamingResponse
 
+from core.inputs import Text, UtcMoment
 from core.security import CurrentOperator, CurrentPrincipal
 from loyalty.read.postgres import AttemptFilter
 from loyalty.schemas import PurchaseOut
@@ -48,7 +48,7 @@ async def list_promocodes(
     reads: ReadSideDep,
     batch_id: uuid.UUID | None = None,
     is_active: bool | None = None,
-    code: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    code: Annotated[Text | None, Query(min_length=1, max_length=64)] = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> PromocodePage:
@@ -88,10 +88,10 @@ async def get_promocode(
 async def attempts(
     _: CurrentOperator,
     reads: ReadSideDep,
-    promocode: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+    promocode: Annotated[Text | None, Query(min_length=1, max_length=200)] = None,
     user_id: uuid.UUID | None = None,
-    reason: Annotated[str | None, Query(max_length=64)] = None,
-    since: datetime | None = None,
+    reason: Annotated[Text | None, Query(max_length=64)] = None,
+    since: UtcMoment | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[dict]:
     """Failed attempts (quotes and uses that were rejected), newest first."""
