@@ -2,7 +2,7 @@
 
 import logging
 from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
+from contextlib import AbstractAsyncContextManager, suppress
 from http import HTTPStatus
 from typing import Any
 
@@ -11,9 +11,17 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from core.config import get_settings
-from core.errors import ERROR_CODES, HTTP_ERRORS, AppError, InternalError, error_body
+from core.errors import (
+    ERROR_CODES,
+    HTTP_ERRORS,
+    AppError,
+    InternalError,
+    PayloadTooLarge,
+    error_body,
+)
 from core.health import health_router, service_checks
 from core.logging import setup_logging
 
@@ -33,12 +41,72 @@ def create_app(
     settings = get_settings()
     setup_logging(settings, service)
     app = FastAPI(title=title, description=description, lifespan=lifespan)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(HeadAsGet)
     install_error_handlers(app)
     document_error_codes(app)
     app.include_router(health_router(service_checks(database_url)))
     for router in routers:
         app.include_router(router)
     return app
+
+
+class BodyLimit:
+    """413 `payload_too_large` for a body over `max_bytes`: at once when Content-Length says
+    so, else as soon as what was received passes it (nothing larger is ever read)."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length", b"0")
+        if not declared.isdigit() or int(declared) > self.max_bytes:
+            await _json(PayloadTooLarge())(scope, receive, send)
+            return
+        received, cut_off, started = 0, False, False
+
+        async def limited() -> Message:
+            nonlocal received, cut_off
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.max_bytes:
+                cut_off = True
+                raise PayloadTooLarge()
+            return message
+
+        async def unless_cut_off(message: Message) -> None:
+            # Whatever the app answers to a body it could not finish reading is replaced.
+            nonlocal started
+            if not cut_off:
+                started = True
+                await send(message)
+
+        with suppress(PayloadTooLarge):
+            await self.app(scope, limited, unless_cut_off)
+        if cut_off and not started:
+            await _json(PayloadTooLarge())(scope, receive, send)
+
+
+class HeadAsGet:
+    """HEAD is answered as GET without its body (RFC 9110), on every GET route."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_headers_only(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                message = {**message, "body": b""}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, send_headers_only)
 
 
 def _json(error: AppError) -> JSONResponse:

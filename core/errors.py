@@ -122,6 +122,10 @@ class UnsupportedMediaType(AppError, code="unsupported_media_type", status_code=
     message = "Unsupported Media Type"
 
 
+class PayloadTooLarge(AppError, code="payload_too_large", status_code=413):
+    message = "The request body is larger than this API accepts"
+
+
 HTTP_ERRORS: dict[int, type[AppError]] = {
     cls.status_code: cls
     for cls in (
@@ -130,6 +134,7 @@ HTTP_ERRORS: dict[int, type[AppError]] = {
         RouteNotFound,
         MethodNotAllowed,
         UnsupportedMediaType,
+        PayloadTooLarge,
         ValidationFailed,
         TooManyAttempts,
     )

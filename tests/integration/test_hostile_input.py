@@ -99,3 +99,34 @@ async def test_a_naive_time_is_taken_as_utc_and_answered_with_its_zone():
     assert created.status_code == 201, created.text
     assert created.json()["valid_from"].startswith("2030-01-01T10:00:00")
     assert created.json()["valid_from"].endswith("Z")
+
+
+async def test_a_body_over_the_limit_is_refused_before_it_is_read(settings):
+    too_big = "x" * (settings.max_body_bytes + 1)
+    async with asgi_client(auth.app.app) as client:
+        response = await client.post(
+            "/api/v1/auth/login", content=too_big, headers={"content-type": "application/json"}
+        )
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "payload_too_large"
+
+
+@pytest.mark.parametrize("app", [auth.app.app, command_api.app.app, query_api.app.app])
+async def test_head_is_answered_like_get_without_a_body(app):
+    async with asgi_client(app) as client:
+        got, head = await client.get("/health"), await client.head("/health")
+    assert (head.status_code, head.content) == (got.status_code, b"")
+    assert head.headers["content-type"] == got.headers["content-type"]
+
+
+async def test_a_body_without_a_length_is_cut_off_at_the_limit(settings):
+    async def chunks():
+        for _ in range(settings.max_body_bytes // 65_536 + 2):
+            yield b"x" * 65_536
+
+    async with asgi_client(auth.app.app) as client:
+        response = await client.post(
+            "/api/v1/auth/login", content=chunks(), headers={"content-type": "application/json"}
+        )
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "payload_too_large"
