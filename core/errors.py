@@ -122,6 +122,10 @@ class UnsupportedMediaType(AppError, code="unsupported_media_type", status_code=
     message = "Unsupported Media Type"
 
 
+class BadRequest(AppError, code="bad_request", status_code=400):
+    message = "The request cannot be read"
+
+
 class PayloadTooLarge(AppError, code="payload_too_large", status_code=413):
     message = "The request body is larger than this API accepts"
 
@@ -129,6 +133,7 @@ class PayloadTooLarge(AppError, code="payload_too_large", status_code=413):
 HTTP_ERRORS: dict[int, type[AppError]] = {
     cls.status_code: cls
     for cls in (
+        BadRequest,
         NotAuthenticated,
         Forbidden,
         RouteNotFound,
