@@ -8,6 +8,7 @@ back and waits until it has caught up (`ready`).
 """
 
 import os
+import socket
 import subprocess
 import tempfile
 from pathlib import Path
@@ -63,6 +64,8 @@ class Platform:
     def start_http(self, name: str, port: int | None = None) -> str:
         app, default_port = HTTP_SERVICES[name]
         port = port or default_port + PORT_OFFSET
+        # Something left on the port (a crashed run's process) would answer in our place.
+        assert not port_in_use(port), f"port {port} is taken: stop what a previous run left"
         self._spawn(f"{name}-{port}", http_command(app, port))
         url = f"http://127.0.0.1:{port}"
         wait_healthy(url)
@@ -113,6 +116,11 @@ class Platform:
     def _spawn(self, name: str, argv: list[str]) -> None:
         log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 (a restart appends)
         self.procs[name] = subprocess.Popen(argv, env=self.env, stdout=log, stderr=log)
+
+
+def port_in_use(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
 def wait_healthy(url: str, seconds: float = 30) -> None:
