@@ -5,6 +5,7 @@ logins under load); bcrypt is accepted for old hashes and upgraded on the next l
 """
 
 import asyncio
+import unicodedata
 
 from passlib.context import CryptContext
 
@@ -22,8 +23,14 @@ pwd_context = CryptContext(
 DUMMY_HASH = pwd_context.hash("dummy-password-for-timing")
 
 
+def normalised(password: str) -> str:
+    """One password however the keyboard composed its accents: NFC before hashing and before
+    verifying, on every path (API, create-user)."""
+    return unicodedata.normalize("NFC", password)
+
+
 def hash_password(password: str) -> str:
-    return pwd_context.hash(password)
+    return pwd_context.hash(normalised(password))
 
 
 def password_problems(password: str, email: str | None = None) -> list[str]:
@@ -47,9 +54,9 @@ def verify_password(password: str, password_hash: str | None) -> tuple[bool, str
     costs the same time and never matches.
     """
     if password_hash is None:
-        pwd_context.verify(password, DUMMY_HASH)
+        pwd_context.verify(normalised(password), DUMMY_HASH)
         return False, None
-    return pwd_context.verify_and_update(password, password_hash)
+    return pwd_context.verify_and_update(normalised(password), password_hash)
 
 
 async def hash_password_async(password: str) -> str:

@@ -20,7 +20,10 @@ from core.security import CurrentOperator, CurrentPrincipal
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
 
-def _pair(pair: service.TokenPair) -> TokenPairOut:
+def _pair(pair: service.TokenPair, response: Response) -> TokenPairOut:
+    """The tokens, never stored by a cache on the way (RFC 6749, 5.1)."""
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"
     return TokenPairOut(
         access_token=pair.access_token,
         refresh_token=pair.refresh_token,
@@ -38,21 +41,21 @@ async def user_registration(body: Registration) -> RegisteredUser:
 
 
 @router.post("/login", response_model=TokenPairOut)
-async def login(body: Credentials, address: ClientAddress) -> TokenPairOut:
+async def login(body: Credentials, address: ClientAddress, response: Response) -> TokenPairOut:
     """An access token (15 minutes) and a refresh token (30 days).
 
     401 `invalid_credentials`; 403 `account_blocked`; 429 `too_many_attempts` with
     `Retry-After` after too many failures for this email or from this address."""
-    return _pair(await service.login(body.email, body.password, address))
+    return _pair(await service.login(body.email, body.password, address), response)
 
 
 @router.post("/refresh_token", response_model=TokenPairOut)
-async def refresh_token(body: RefreshRequest) -> TokenPairOut:
+async def refresh_token(body: RefreshRequest, response: Response) -> TokenPairOut:
     """A new pair for a refresh token, which is spent by this call.
 
     Presenting a spent token again is treated as theft: its whole family and the user's
     access tokens are revoked (401 `token_reused`)."""
-    return _pair(await service.refresh(body.refresh_token))
+    return _pair(await service.refresh(body.refresh_token), response)
 
 
 @router.post("/logout", status_code=204, response_class=Response)

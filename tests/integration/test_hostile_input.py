@@ -130,3 +130,18 @@ async def test_a_body_without_a_length_is_cut_off_at_the_limit(settings):
         )
     assert response.status_code == 413
     assert response.json()["error"]["code"] == "payload_too_large"
+
+
+async def test_token_answers_are_never_cached():
+    email = f"cache-{uuid.uuid4().hex[:10]}@example.com"
+    credentials = {"email": email, "password": "s3cret-pass!"}
+    async with asgi_client(auth.app.app) as client:
+        registered = await client.post("/api/v1/auth/user_registration", json=credentials)
+        assert registered.status_code == 201
+        login = await client.post("/api/v1/auth/login", json=credentials)
+        refresh = await client.post(
+            "/api/v1/auth/refresh_token", json={"refresh_token": login.json()["refresh_token"]}
+        )
+    for answer in (login, refresh):
+        assert answer.status_code == 200
+        assert answer.headers["cache-control"] == "no-store"

@@ -1,11 +1,12 @@
 """Password hashing and policy, and the account rules: pure, no I/O."""
 
+import unicodedata
 import uuid
 
 import pytest
 from passlib.hash import bcrypt
 
-from auth import rules
+from auth import passwords, rules
 from auth.errors import UnknownRole, UserDeleted
 from auth.passwords import DUMMY_HASH, hash_password, password_problems, verify_password
 from core.errors import Forbidden, NotAuthenticated
@@ -82,3 +83,12 @@ def test_status_changes_respect_roles():
         rules.ensure_may_change_status(operator, "operator", operator, "operator", "active")
     with pytest.raises(UserDeleted):
         rules.ensure_may_change_status(operator, "operator", target, "user", "deleted")
+
+
+def test_a_password_is_the_same_however_its_accents_were_composed():
+    composed = "pässwörd-Élan"  # NFC: one code point per accented letter
+    decomposed = unicodedata.normalize("NFD", composed)
+    assert composed != decomposed
+    stored = passwords.hash_password(composed)
+    assert passwords.verify_password(decomposed, stored)[0]
+    assert passwords.verify_password(composed, passwords.hash_password(decomposed))[0]
