@@ -83,6 +83,31 @@ async def measure(
     return None
 
 
+async def all_at_once(
+    url: str, headers: dict, bodies: list[dict], statuses: dict, errors: list
+) -> tuple[list[float], float]:
+    """Every buyer (a key of `headers`) sends `bodies` one after the other, all buyers
+    starting at the same moment: the latencies and the seconds it all took."""
+    latencies: list[float] = []
+    start = asyncio.Event()
+
+    async def buyer(client: httpx.AsyncClient, user: uuid.UUID) -> None:
+        await start.wait()
+        for body in bodies:
+            latency = await measure(client, body, headers[user], statuses, errors)
+            if latency is not None:
+                latencies.append(latency)
+
+    limits = httpx.Limits(max_connections=len(headers), max_keepalive_connections=len(headers))
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=120) as client:
+        tasks = [asyncio.create_task(buyer(client, user)) for user in headers]
+        await asyncio.sleep(0.2)
+        began = time.perf_counter()
+        start.set()
+        await asyncio.gather(*tasks)
+        return latencies, time.perf_counter() - began
+
+
 def summary(seconds: list[float]) -> str:
     ms = [s * 1000 for s in seconds]
     return (
@@ -114,25 +139,8 @@ async def test_use_promocode_latency_under_200_concurrent_buyers(command_api):
         ]
     print(f"\n[benchmark] use_promocode, one buyer at a time (100 requests): {summary(alone)}")
 
-    latencies: list[float] = []
-    start = asyncio.Event()
-
-    async def buyer(client: httpx.AsyncClient, user: uuid.UUID) -> None:
-        await start.wait()
-        for promo in promos:
-            body = {"promocode": promo.code, "tariff_id": tariff.id}
-            latency = await measure(client, body, headers[user], statuses, errors)
-            if latency is not None:
-                latencies.append(latency)
-
-    limits = httpx.Limits(max_connections=buyers, max_keepalive_connections=buyers)
-    async with httpx.AsyncClient(base_url=command_api, limits=limits, timeout=120) as client:
-        tasks = [asyncio.create_task(buyer(client, u)) for u in users]
-        await asyncio.sleep(0.2)
-        began = time.perf_counter()
-        start.set()
-        await asyncio.gather(*tasks)
-        elapsed = time.perf_counter() - began
+    bodies = [{"promocode": promo.code, "tariff_id": tariff.id} for promo in promos]
+    latencies, elapsed = await all_at_once(command_api, headers, bodies, statuses, errors)
 
     print(
         f"[benchmark] use_promocode, {buyers} concurrent buyers x {codes_each} hot codes "
@@ -154,24 +162,9 @@ async def test_one_hot_code_200_buyers_10000_uses(command_api):
     body = {"promocode": promo.code, "tariff_id": tariff.id}
     statuses: dict[int, int] = {}
     errors: list[str] = []
-    latencies: list[float] = []
-    start = asyncio.Event()
-
-    async def buyer(client: httpx.AsyncClient, user: uuid.UUID) -> None:
-        await start.wait()
-        for _ in range(uses_each):
-            latency = await measure(client, body, headers[user], statuses, errors)
-            if latency is not None:
-                latencies.append(latency)
-
-    limits = httpx.Limits(max_connections=buyers, max_keepalive_connections=buyers)
-    async with httpx.AsyncClient(base_url=command_api, limits=limits, timeout=120) as client:
-        tasks = [asyncio.create_task(buyer(client, u)) for u in users]
-        await asyncio.sleep(0.2)
-        began = time.perf_counter()
-        start.set()
-        await asyncio.gather(*tasks)
-        elapsed = time.perf_counter() - began
+    latencies, elapsed = await all_at_once(
+        command_api, headers, [body] * uses_each, statuses, errors
+    )
     [row] = await sql("SELECT uses FROM promocodes WHERE id = :id", id=promo.id)
     print(
         f"\n[benchmark] one hot code, {buyers} concurrent buyers, {buyers * uses_each} uses: "
