@@ -1,9 +1,10 @@
 """What a handler needs to run: a loyalty unit of work with its repositories, Redis, settings.
 
-async with ctx.uow() as uow:
-    code = await uow.codes.get(promocode_id)
-    uow.emit(LOYALTY_EVENTS, events.PROMOCODE_UPDATED, code.id, payload)
-    await uow.commit()
+    async with unit_of_work(ctx) as uow:
+        code = await uow.codes.change(promocode_id, changes)
+        await uow.commit_event(events.PROMOCODE_UPDATED, code.id, events.promocode_payload(code))
+
+Leaving the block without a commit rolls the change and its events back.
 """
 
 from collections.abc import Callable
