@@ -20,6 +20,7 @@ from core.errors import (
     AppError,
     InternalError,
     PayloadTooLarge,
+    ValidationFailed,
     error_body,
 )
 from core.health import health_router, service_checks
@@ -124,10 +125,7 @@ def install_error_handlers(app: FastAPI) -> None:
             {"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")}
             for e in exc.errors()
         ]
-        return JSONResponse(
-            error_body("validation_error", "The request is not valid", {"errors": errors}),
-            status_code=422,
-        )
+        return _json(ValidationFailed(details={"errors": errors}))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
