@@ -89,9 +89,13 @@ async def all_at_once(
     """Every buyer (a key of `headers`) sends `bodies` one after the other, all buyers
     starting at the same moment: the latencies and the seconds it all took."""
     latencies: list[float] = []
-    start = asyncio.Event()
+    waiting: list[uuid.UUID] = []
+    all_waiting, start = asyncio.Event(), asyncio.Event()
 
     async def buyer(client: httpx.AsyncClient, user: uuid.UUID) -> None:
+        waiting.append(user)
+        if len(waiting) == len(headers):
+            all_waiting.set()
         await start.wait()
         for body in bodies:
             latency = await measure(client, body, headers[user], statuses, errors)
@@ -101,7 +105,7 @@ async def all_at_once(
     limits = httpx.Limits(max_connections=len(headers), max_keepalive_connections=len(headers))
     async with httpx.AsyncClient(base_url=url, limits=limits, timeout=120) as client:
         tasks = [asyncio.create_task(buyer(client, user)) for user in headers]
-        await asyncio.sleep(0.2)
+        await all_waiting.wait()  # every buyer is at the start line
         began = time.perf_counter()
         start.set()
         await asyncio.gather(*tasks)
