@@ -13,7 +13,6 @@ import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 from typing import Annotated
 
 import jwt
@@ -52,11 +51,11 @@ class Principal:
 
 
 @lru_cache
-def _public_key(pem: str | None, path: str):
-    """The verification key, read and parsed once per process (a new key: restart)."""
+def _public_key(pem: str):
+    """The verification key, parsed once per PEM (read only when a token is not yet known)."""
     from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
-    return load_pem_public_key((pem or Path(path).read_text()).encode())
+    return load_pem_public_key(pem.encode())
 
 
 class VerifiedTokens:
@@ -101,7 +100,7 @@ def _verify(token: str, settings: Settings) -> dict:
     try:
         claims = jwt.decode(
             token,
-            _public_key(settings.jwt_public_key or None, str(settings.jwt_public_key_file)),
+            _public_key(settings.public_key_pem()),
             algorithms=[ALGORITHM],
             audience=settings.jwt_audience,
             issuer=settings.jwt_issuer,
