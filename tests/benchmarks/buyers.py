@@ -1,0 +1,93 @@
+"""Many buyers at once over keep-alive HTTP/1.1, cheap enough to leave the CPU to the server.
+
+httpx spends about as much CPU per request as command_api itself, and this machine has two
+cores, so a benchmark driven by it measured the load generator as much as the service. Here
+each buyer is one connection that writes a request built once and reads the answer with
+`httptools` (uvicorn's C parser): a few microseconds of CPU per request.
+"""
+
+import asyncio
+import json
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+import httptools
+
+
+@dataclass
+class Results:
+    latencies: list[float] = field(default_factory=list)
+    statuses: Counter = field(default_factory=Counter)
+    seconds: float = 0.0
+
+    @property
+    def per_second(self) -> float:
+        return len(self.latencies) / self.seconds
+
+
+class _Answer:
+    """httptools callbacks: the status and whether the whole message has arrived."""
+
+    def __init__(self) -> None:
+        self.done = False
+
+    def on_message_complete(self) -> None:
+        self.done = True
+
+
+def request_bytes(url: str, path: str, body: dict, headers: dict[str, str]) -> bytes:
+    payload = json.dumps(body).encode()
+    lines = [
+        f"POST {path} HTTP/1.1",
+        f"Host: {urlsplit(url).netloc}",
+        "Content-Type: application/json",
+        f"Content-Length: {len(payload)}",
+        *(f"{name}: {value}" for name, value in headers.items()),
+    ]
+    return "\r\n".join(lines).encode() + b"\r\n\r\n" + payload
+
+
+async def _buyer(
+    url: str, requests: list[bytes], start: asyncio.Event, ready: list, results: Results
+) -> None:
+    parts = urlsplit(url)
+    reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+    ready.append(writer)
+    await start.wait()
+    try:
+        for raw in requests:
+            began = time.perf_counter()
+            writer.write(raw)
+            answer = _Answer()
+            parser = httptools.HttpResponseParser(answer)
+            while not answer.done:
+                chunk = await reader.read(65536)
+                if not chunk:
+                    raise ConnectionError("the server closed the connection")
+                parser.feed_data(chunk)
+            results.latencies.append(time.perf_counter() - began)
+            results.statuses[parser.get_status_code()] += 1
+    finally:
+        writer.close()
+
+
+async def all_at_once(url: str, requests_by_buyer: list[list[bytes]]) -> Results:
+    """Each buyer (one connection) sends its requests one after the other, every buyer
+    starting at the same moment once all are connected."""
+    results, ready, start = Results(), [], asyncio.Event()
+    tasks = [
+        asyncio.create_task(_buyer(url, requests, start, ready, results))
+        for requests in requests_by_buyer
+    ]
+    while len(ready) < len(tasks):
+        done = [task for task in tasks if task.done()]
+        if done:
+            done[0].result()  # a buyer that could not connect raises here
+        await asyncio.sleep(0.01)  # connecting: polled, not a fixed wait
+    began = time.perf_counter()
+    start.set()
+    await asyncio.gather(*tasks)
+    results.seconds = time.perf_counter() - began
+    return results
