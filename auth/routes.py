@@ -3,7 +3,7 @@ import uuid
 from fastapi import APIRouter, Response
 
 from auth import service
-from auth.deps import ClientAddress, CurrentSession
+from auth.deps import CurrentSession
 from auth.schemas import (
     Credentials,
     DeleteRequest,
@@ -15,6 +15,7 @@ from auth.schemas import (
     Registration,
     TokenPairOut,
 )
+from core.addresses import ClientAddress
 from core.security import CurrentOperator, CurrentPrincipal
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
