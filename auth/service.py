@@ -25,7 +25,7 @@ from auth.passwords import (
     password_problems,
     verify_password_async,
 )
-from auth.ratelimit import LoginLimiter
+from auth.ratelimit import LoginLimiter, RegistrationLimiter
 from auth.revocation import revoke_access_token, revoke_all_access_tokens
 from auth.tokens import issue_access_token, new_refresh_token, refresh_token_hash
 from auth.uow import AuthUnitOfWork, auth_uow
@@ -75,9 +75,11 @@ def ensure_password_policy(password: str, email: str) -> None:
         raise WeakPassword(problems)
 
 
-async def register(email: str, password: str) -> User:
+async def register(email: str, password: str, client_address: str) -> User:
     email = normalize_email(email)
     ensure_password_policy(password, email)
+    # Counted before the insert: a taken email counts too (probing which emails exist).
+    await RegistrationLimiter(_redis(), get_auth_settings()).count(client_address)
     user = User(email=email, password_hash=await hash_password_async(password))
     async with auth_uow() as uow:
         await uow.users.add(user)
@@ -125,7 +127,7 @@ async def login(email: str, password: str, client_address: str) -> TokenPair:
             user.password_hash = upgraded_hash
         pair = _start_or_extend_family(uow, user, uuid.uuid4())
         await uow.commit()
-    await limiter.forget_failures(email)
+    await limiter.forget_failures(email, client_address)
     return pair
 
 

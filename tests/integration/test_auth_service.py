@@ -232,7 +232,7 @@ async def test_weak_passwords_are_refused_at_registration(settings):
     email = new_email()
     for password in ("short1", "123456789", email):
         with pytest.raises(WeakPassword) as caught:
-            await service.register(email, password)
+            await service.register(email, password, new_address())
         assert caught.value.code == "weak_password"
 
 
