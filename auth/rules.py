@@ -41,6 +41,12 @@ def login_backoff_seconds(failures: int, after: int, cap: int) -> int:
     return min(2 ** min(failures - after, 32), cap)
 
 
+def tombstone_email(user_id: uuid.UUID) -> str:
+    """What a deleted account keeps instead of its email: unique, not personal, and never a
+    deliverable address (`.invalid`, RFC 2606), so the email may be registered again."""
+    return f"{user_id}@deleted.invalid"
+
+
 def ensure_may_change_status(
     actor_id: uuid.UUID, actor_role: str, target_id: uuid.UUID, target_role: str, status: str
 ) -> None:

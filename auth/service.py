@@ -21,6 +21,7 @@ from auth.errors import (
 )
 from auth.models import RefreshToken, User
 from auth.passwords import (
+    NO_PASSWORD,
     hash_password_async,
     password_problems,
     verify_password_async,
@@ -182,6 +183,9 @@ async def _existing_user(uow: AuthUnitOfWork, user_id: uuid.UUID) -> User:
 
 
 async def delete_account(principal: Principal, password: str) -> None:
+    """Soft-deletes the account and anonymises it: the row stays as a tombstone (its id is
+    what the loyalty side and the refresh tokens know) without the email or the password
+    hash, so the email may be registered again as a new account."""
     async with auth_uow() as uow:
         user = await _existing_user(uow, principal.user_id)
         matches, _ = await verify_password_async(password, user.password_hash)
@@ -191,6 +195,7 @@ async def delete_account(principal: Principal, password: str) -> None:
             return
         now = utcnow()
         user.status, user.deleted_at = rules.DELETED, now
+        user.email, user.password_hash = rules.tombstone_email(user.id), NO_PASSWORD
         await uow.refresh_tokens.revoke_all_of_user(user.id, now)
         uow.emit(AUTH_USERS, USER_DELETED, user.id, user_event_payload(user, now))
         await revoke_all_access_tokens(_redis(), user.id, get_settings())
