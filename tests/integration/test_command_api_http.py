@@ -15,7 +15,7 @@ from tests.support.factories import (
     create_tariff,
     unique_code,
 )
-from tests.support.http import client_fixture
+from tests.support.http import client_fixture, without_request_id
 
 API = "/api/v1/loyalty"
 
@@ -244,12 +244,6 @@ async def test_same_key_another_body_is_refused(client):
     )
     assert first.status_code == 201
     assert other.status_code == 422 and error_of(other) == "idempotency_key_reused"
-
-
-def without_request_id(body: dict) -> dict:
-    error = body["error"]
-    details = {k: v for k, v in error["details"].items() if k != "request_id"}
-    return {"error": {**error, "details": details}}
 
 
 async def test_a_failed_first_attempt_is_replayed_too(client):
