@@ -14,7 +14,8 @@ unexpected errors logged and reported once.
   `http_request_duration_seconds{method, route}`, served at `/metrics` (`metrics_router`).
 
 Routes are labelled by their template (`/api/v1/loyalty/promocodes/{promocode_id}`), a request
-no route matched by `<unmatched>`, so labels never carry ids or codes.
+no route matched by `<unmatched>`, a method HTTP does not define by `OTHER`, so labels never
+carry ids or codes and stay few.
 """
 
 import logging
@@ -37,6 +38,7 @@ from prometheus_client import (
     multiprocess,
 )
 from starlette.datastructures import MutableHeaders
+from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from core.errors import AppError, InternalError, error_body
@@ -47,6 +49,7 @@ access_log = logging.getLogger("access")
 REQUEST_ID_HEADER = "X-Request-ID"
 SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 UNMATCHED = "<unmatched>"
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 
@@ -71,8 +74,20 @@ def request_id_from(headers: list[tuple[bytes, bytes]]) -> str:
 
 
 def route_template(scope: Scope) -> str:
+    """The template of the route that served the request: under a mount (the admin) the
+    mount's path is in `root_path`; a mount without an inner route (static files) is its
+    path alone."""
     route = scope.get("route")
-    return getattr(route, "path", None) or UNMATCHED
+    path = getattr(route, "path", None)
+    if path is None:
+        return UNMATCHED
+    root_path = scope.get("root_path", "")
+    return root_path if isinstance(route, Mount) else root_path + path
+
+
+def method_label(method: str) -> str:
+    """The method, or `OTHER` for one HTTP does not define (labels stay few)."""
+    return method if method in KNOWN_METHODS else "OTHER"
 
 
 class RequestObserver:
@@ -84,7 +99,7 @@ class RequestObserver:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        method = scope["method"]
+        method = method_label(scope["method"])
         rid = request_id_from(scope["headers"])
         token = request_id.set(rid)
         status = 500

@@ -11,6 +11,7 @@ import sentry_sdk
 from fastapi import APIRouter
 from sentry_sdk.transport import Transport
 
+import admin.app
 import auth.app
 import command_api.app
 import query_api.app
@@ -173,3 +174,15 @@ async def test_an_unexpected_error_reaches_sentry_with_its_request_id(sentry_eve
     assert event["server_name"] == "crashing"
     assert not sentry_sdk.get_client().options["send_default_pii"]
     assert "user" not in event, "no personal data"
+
+
+async def test_admin_routes_are_labelled_with_their_mount_and_odd_methods_as_other():
+    async with asgi_client(admin.app.app) as client:
+        await client.get("/admin/login")
+        await client.get("/admin/statics/css/no-such.css")
+        await client.request("BREW", "/health")
+        text = (await client.get("/metrics")).text
+    assert 'http_requests_total{method="GET",route="/admin/login",status="200"}' in text
+    assert 'route="/admin/statics"' in text
+    assert 'http_requests_total{method="OTHER",route="/health"' in text
+    assert "BREW" not in text
