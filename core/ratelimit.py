@@ -58,6 +58,24 @@ class SlidingWindowLimiter:
         deciding_at = deciding[0][1] if deciding else now
         return max(math.ceil(deciding_at + self.window_seconds - now), 1)
 
+    async def recent(self, subject: str) -> tuple[int, float | None]:
+        """(failures in the window, the time of the latest one or None); (0, None) when a
+        fail-open limiter cannot reach Redis."""
+        now = self.clock()
+        key = self.key(subject)
+        try:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.zremrangebyscore(key, "-inf", now - self.window_seconds)
+                pipe.zcard(key)
+                pipe.zrange(key, -1, -1, withscores=True)
+                _, count, latest = await pipe.execute()
+        except RedisError:
+            if not self.fail_open:
+                raise
+            self._warn("letting the attempt through")
+            return 0, None
+        return count, (latest[0][1] if latest else None)
+
     async def note_failure(self, subject: str) -> None:
         now = self.clock()
         key = self.key(subject)

@@ -20,6 +20,10 @@ def http_command(app: str, port: int, host: str = "127.0.0.1") -> list[str]:
         host,
         "--port",
         str(port),
+        # The client address comes from core.addresses (TRUSTED_PROXIES), never from uvicorn
+        # reading X-Forwarded-For: by default it believes any such header from 127.0.0.1.
+        "--no-proxy-headers",
+        # core.observability writes one JSON access line per request instead.
         "--no-access-log",
         "--log-level",
         "warning",

@@ -1,4 +1,11 @@
-"""Runs every process of the platform in the foreground with prefixed logs; Ctrl-C stops all."""
+"""Runs every process of the platform in the foreground with prefixed logs; Ctrl-C stops all.
+
+The processes listen on 127.0.0.1 with no proxy in front: TRUSTED_PROXIES stays empty (the
+default), so each caller is its own socket's address and an X-Forwarded-For is ignored.
+`make loadtest` registers all its buyers from this one address, so this local stack allows
+more registrations per address than auth's default (LOCAL_REGISTRATIONS_PER_ADDRESS, unless
+REGISTRATIONS_PER_ADDRESS is set).
+"""
 
 import os
 import signal
@@ -9,6 +16,7 @@ import time
 
 from scripts.processes import platform_commands
 
+LOCAL_REGISTRATIONS_PER_ADDRESS = "1000"
 COLORS = ["\033[36m", "\033[35m", "\033[33m", "\033[32m", "\033[34m"]
 RESET = "\033[0m"
 
@@ -22,6 +30,7 @@ def pump(name: str, color: str, stream, width: int) -> None:
 
 def main() -> int:
     host = os.environ.get("HOST", "127.0.0.1")
+    os.environ.setdefault("REGISTRATIONS_PER_ADDRESS", LOCAL_REGISTRATIONS_PER_ADDRESS)
     commands = platform_commands(host)
     width = max(map(len, commands))
     procs: dict[str, subprocess.Popen] = {}
