@@ -50,15 +50,29 @@ def request_bytes(url: str, path: str, body: dict, headers: dict[str, str]) -> b
 
 
 async def _buyer(
-    url: str, requests: list[bytes], start: asyncio.Event, ready: list, results: Results
+    url: str,
+    requests: list[bytes],
+    start: asyncio.Event,
+    ready: list,
+    results: Results,
+    schedule: list[float] | None,
 ) -> None:
+    """Sends each request when the previous answer is in, or at its time in `schedule`
+    (seconds after the start); a latency counts from when the request was due, so a buyer
+    held up by a slow answer is not measured as if it had sent later."""
     parts = urlsplit(url)
     reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
     ready.append(writer)
     await start.wait()
+    started = time.perf_counter()
     try:
-        for raw in requests:
+        for index, raw in enumerate(requests):
             began = time.perf_counter()
+            if schedule is not None:
+                due = started + schedule[index]
+                if due > began:
+                    await asyncio.sleep(due - began)  # an arrival rate, not a wait for a state
+                began = due
             writer.write(raw)
             answer = _Answer()
             parser = httptools.HttpResponseParser(answer)
@@ -74,12 +88,33 @@ async def _buyer(
 
 
 async def all_at_once(url: str, requests_by_buyer: list[list[bytes]]) -> Results:
-    """Each buyer (one connection) sends its requests one after the other, every buyer
-    starting at the same moment once all are connected."""
+    """Each buyer (one connection) sends its requests one after the other as fast as the
+    answers come (a closed loop: the most the service can do), every buyer starting at the
+    same moment once all are connected."""
+    return await _run(url, requests_by_buyer, None)
+
+
+async def at_rate(url: str, requests_by_buyer: list[list[bytes]], per_second: float) -> Results:
+    """The same buyers, but their requests arrive at `per_second` in all, spread evenly over
+    the buyers (an open loop: the latency a buyer sees at that rate of arrivals)."""
+    buyers = len(requests_by_buyer)
+    each = per_second / buyers
+    schedules = [
+        [(offset / per_second) + index / each for index in range(len(requests))]
+        for offset, requests in enumerate(requests_by_buyer)
+    ]
+    return await _run(url, requests_by_buyer, schedules)
+
+
+async def _run(
+    url: str, requests_by_buyer: list[list[bytes]], schedules: list[list[float]] | None
+) -> Results:
     results, ready, start = Results(), [], asyncio.Event()
     tasks = [
-        asyncio.create_task(_buyer(url, requests, start, ready, results))
-        for requests in requests_by_buyer
+        asyncio.create_task(
+            _buyer(url, requests, start, ready, results, schedules and schedules[index])
+        )
+        for index, requests in enumerate(requests_by_buyer)
     ]
     while len(ready) < len(tasks):
         done = [task for task in tasks if task.done()]
