@@ -55,7 +55,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--profile",
         choices=PROFILES,
         default="day",
-        help="; ".join(f"{p.name}: {p.summary}" for p in PROFILES.values()),
+        # argparse %-formats help: the summaries' "70%" must be written "70%%"
+        help="; ".join(f"{p.name}: {p.summary}" for p in PROFILES.values()).replace("%", "%%"),
     )
     load.add_argument("--users", type=int, help="concurrent Locust users")
     load.add_argument("--spawn-rate", type=float, help="users started per second")

@@ -23,7 +23,8 @@ DAY = Profile(
     summary=(
         "an ordinary day: buyers with 1-3 s of think time list the offers, price a tariff, "
         "buy with a code (then confirm, or cancel when the payment fails), check their "
-        "purchases and come back later (a fresh login); operators watch the codes"
+        "purchases and come back later (the session renewed with the refresh token); "
+        "operators (1 user in 10) watch the codes"
     ),
     user_classes=("Buyer", "Operator"),
     users=50,
@@ -36,7 +37,7 @@ PROMOTION = Profile(
     summary=(
         "a promotion: every buyer starts at the same moment (the sale opens when all are "
         "spawned) and, without think time, buys with ONE hot code (then confirms or cancels), "
-        "some price it or list the offers first; an operator watches the code"
+        "some price it or list the offers; operators (1 user in 20) watch the codes"
     ),
     user_classes=("HotCodeBuyer", "Operator"),
     users=200,

@@ -88,6 +88,14 @@ def test_a_profile_brings_its_own_load_unless_told(name):
     assert (told.users, told.run_time) == (7, 9)
 
 
+def test_help_names_every_profile(capsys):
+    with pytest.raises(SystemExit) as exited:
+        gate.parse_args(["--help"])
+    assert exited.value.code == 0
+    out = capsys.readouterr().out
+    assert all(name in out for name in PROFILES)
+
+
 def test_locust_writes_full_history_csv_and_html_and_runs_the_profiles_classes(tmp_path):
     args = gate.parse_args(["--profile", "promotion", "--users", "5"])
     command = gate.locust_command(args, Targets(), tmp_path)
