@@ -11,10 +11,11 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
-from scripts.processes import platform_commands
+from scripts.processes import HTTP_SERVICES, platform_commands, workers_of
 
 LOCAL_REGISTRATIONS_PER_ADDRESS = "1000"
 COLORS = ["\033[36m", "\033[35m", "\033[33m", "\033[32m", "\033[34m"]
@@ -28,6 +29,14 @@ def pump(name: str, color: str, stream, width: int) -> None:
         sys.stdout.flush()
 
 
+def environment(name: str) -> dict[str, str]:
+    """A service with several uvicorn workers shares its metrics through a directory of its
+    own (prometheus-client's multiprocess mode), so /metrics counts every worker's requests."""
+    if name in HTTP_SERVICES and workers_of(name) > 1:
+        return {**os.environ, "PROMETHEUS_MULTIPROC_DIR": tempfile.mkdtemp(prefix=f"{name}-")}
+    return dict(os.environ)
+
+
 def main() -> int:
     host = os.environ.get("HOST", "127.0.0.1")
     os.environ.setdefault("REGISTRATIONS_PER_ADDRESS", LOCAL_REGISTRATIONS_PER_ADDRESS)
@@ -36,7 +45,11 @@ def main() -> int:
     procs: dict[str, subprocess.Popen] = {}
     for i, (name, argv) in enumerate(commands.items()):
         procs[name] = subprocess.Popen(
-            argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
+            argv,
+            env=environment(name),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         threading.Thread(
             target=pump,

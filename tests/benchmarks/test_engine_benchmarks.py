@@ -14,6 +14,7 @@ import pytest
 from loyalty import handlers
 from loyalty.catalog import generator
 from loyalty.schemas import GenerateRequest
+from scripts.processes import workers_of
 from tests.benchmarks import buyers
 from tests.support.db import sql
 from tests.support.factories import (
@@ -60,8 +61,9 @@ async def test_generator_100k_codes():
 
 @pytest.fixture(scope="module")
 def command_api():
+    """command_api with the uvicorn workers `make run` gives it (COMMAND_API_WORKERS)."""
     platform = Platform()
-    url = platform.start_http("command_api")
+    url = platform.start_http("command_api", workers=workers_of("command_api"))
     yield url
     platform.stop()
 
@@ -110,7 +112,8 @@ async def test_use_promocode_latency_under_200_concurrent_buyers(command_api):
     )
     print(
         f"[benchmark] use_promocode, {buyer_count} concurrent buyers x {codes_each} hot codes "
-        f"({len(results.latencies)} requests, one uvicorn process): {summary(results.latencies)}, "
+        f"({len(results.latencies)} requests, {workers_of('command_api')} uvicorn worker(s)): "
+        f"{summary(results.latencies)}, "
         f"throughput {results.per_second:.0f} req/s"
     )
     assert results.statuses == {201: buyer_count * codes_each}

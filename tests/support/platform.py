@@ -72,12 +72,12 @@ class Platform:
             for name, (_app, port) in HTTP_SERVICES.items()
         }
 
-    def start_http(self, name: str, port: int | None = None) -> str:
+    def start_http(self, name: str, port: int | None = None, workers: int = 1) -> str:
         app, default_port = HTTP_SERVICES[name]
         port = port or default_port + PORT_OFFSET
         # Something left on the port (a crashed run's process) would answer in our place.
         assert not port_in_use(port), f"port {port} is taken: stop what a previous run left"
-        self._spawn(f"{name}-{port}", http_command(app, port))
+        self._spawn(f"{name}-{port}", http_command(app, port, workers=workers))
         url = f"http://127.0.0.1:{port}"
         wait_healthy(url)
         return url
