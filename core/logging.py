@@ -33,6 +33,14 @@ def _record_with_request_id(*args: object, **kwargs: object) -> logging.LogRecor
 
 logging.setLogRecordFactory(_record_with_request_id)
 
+# Fields no line of ours prints, which logging would otherwise work out for every record (the
+# access line is one per request): the caller's file and line (a walk up the stack, the
+# logging HOWTO's "Optimization"), the thread and the process.
+logging._srcfile = None
+logging.logThreads = False
+logging.logProcesses = False
+logging.logMultiprocessing = False
+
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:

@@ -21,8 +21,8 @@ carry ids or codes and stay few.
 import logging
 import os
 import re
+import secrets
 import time
-import uuid
 from contextvars import ContextVar
 
 import sentry_sdk
@@ -70,7 +70,7 @@ def request_id_from(headers: list[tuple[bytes, bytes]]) -> str:
             if SANE_REQUEST_ID.fullmatch(candidate):
                 return candidate
             break
-    return uuid.uuid4().hex
+    return secrets.token_hex(16)  # as random as uuid4().hex, without building a UUID
 
 
 def route_template(scope: Scope) -> str:
