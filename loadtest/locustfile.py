@@ -39,29 +39,20 @@ class ApiUser(FastHttpUser):
     email = password = token = refresh_token = ""
 
     def login(self, name: str = "/auth/login (token renewal)") -> None:
-        with self.client.post(
-            TARGETS.auth_url("/login"),
-            json={"email": self.email, "password": self.password},
-            name=name,
-            catch_response=True,
-        ) as response:
-            if response.status_code == 200:
-                self.token, self.refresh_token = self.token_pair(response.json())
-            else:
-                response.failure(f"login answered {response.status_code}")
+        self.take_tokens("/login", {"email": self.email, "password": self.password}, name)
 
     def renew(self, name: str) -> None:
         """The app's way back in: the refresh token buys a new pair (and is spent)."""
+        self.take_tokens("/refresh_token", {"refresh_token": self.refresh_token}, name)
+
+    def take_tokens(self, path: str, body: dict, name: str) -> None:
         with self.client.post(
-            TARGETS.auth_url("/refresh_token"),
-            json={"refresh_token": self.refresh_token},
-            name=name,
-            catch_response=True,
+            TARGETS.auth_url(path), json=body, name=name, catch_response=True
         ) as response:
             if response.status_code == 200:
                 self.token, self.refresh_token = self.token_pair(response.json())
             else:
-                response.failure(f"refresh_token answered {response.status_code}")
+                response.failure(f"{path.lstrip('/')} answered {response.status_code}")
 
     @staticmethod
     def token_pair(body: dict) -> tuple[str, str]:

@@ -6,6 +6,7 @@ transaction of its own after the main one rolled back, then the error is raised.
 """
 
 import uuid
+from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import NoReturn
 
@@ -136,13 +137,9 @@ async def apply_promocode(
     return QuoteOut(
         promocode=promo.code,
         tariff_id=tariff.id,
-        base_price=quote.base_price,
-        discount=quote.discount,
-        final_price=quote.final_price,
         currency=tariff.currency,
-        discount_type=quote.discount_type,
-        trial_days=quote.trial_days,
         valid_until=promo.valid_until,
+        **asdict(quote),
     )
 
 
@@ -172,16 +169,12 @@ async def take_use(
         promocode_id=promo.id,
         code=promo.code,
         status=status,
-        base_price=quote.base_price,
-        discount=quote.discount,
-        final_price=quote.final_price,
         currency=tariff.currency,
-        discount_type=quote.discount_type,
-        trial_days=quote.trial_days,
         source=source,
         created_at=now,
         expires_at=reserved_until,
         paid_at=now if status is PurchaseStatus.paid else None,
+        **asdict(quote),
     )
     await _record(uow, claim, purchase, 201)
     event_type = events.PURCHASE_PAID if status is PurchaseStatus.paid else events.PURCHASE_RESERVED
