@@ -5,12 +5,14 @@ throwaway Redis (one per test), so stopping them touches nobody else's data.
 """
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -333,6 +335,13 @@ async def test_redis_stopped_and_restarted_empty_while_a_buyer_buys(faulty):
         listed = await client.get(f"{API}/purchases?limit=200", headers=bearer(user))
     assert listed.status_code == 200, listed.text
     assert accepted <= {p["purchase_id"] for p in listed.json()}
+
+    # The workers said it once per component when Redis went, and once when it came back.
+    lines = [json.loads(line) for line in faulty.platform.log(WORKERS).splitlines()]
+    outages = Counter(r["component"] for r in lines if r.get("dependency") == "redis")
+    assert outages, "no outage logged"
+    assert set(outages.values()) <= {1, 2}  # the start, and at most the recovery
+    assert any("recovered after" in r["msg"] for r in lines)
 
 
 async def test_postgres_restarted_costs_503s_and_the_services_heal_without_a_restart(faulty):
