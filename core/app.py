@@ -1,5 +1,6 @@
 """The FastAPI factory every HTTP process uses: logging, Sentry, errors, /health."""
 
+import logging
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager, suppress
 from http import HTTPStatus
@@ -13,16 +14,20 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from core.config import get_settings
+from core.dependencies import LOST_DEPENDENCY_ERRORS, lost_dependency
 from core.errors import (
     ERROR_CODES,
     HTTP_ERRORS,
     AppError,
+    DependencyUnavailable,
     PayloadTooLarge,
     ValidationFailed,
 )
 from core.health import health_router, service_checks
 from core.logging import setup_logging
 from core.observability import RequestObserver, error_answer, error_response, metrics_router
+
+log = logging.getLogger(__name__)
 
 
 def create_app(
@@ -131,6 +136,24 @@ def install_error_handlers(app: FastAPI) -> None:
         code = known.code if known else f"http_{exc.status_code}"
         message = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
         return error_answer(code, message, exc.status_code, headers=exc.headers)
+
+    async def _lost_dependency(_: Request, exc: Exception) -> JSONResponse:
+        """Redis or Postgres not answering: 503 naming it, logged as a warning without its
+        traceback (an outage, not a defect); the clients reconnect by themselves. Any other
+        exception of these types is a defect: re-raised, so RequestObserver answers 500."""
+        dependency = lost_dependency(exc)
+        if dependency is None:
+            raise exc
+        log.warning("%s not answering: %r", dependency, exc, extra={"dependency": dependency})
+        error = DependencyUnavailable(
+            f"{dependency} is not answering; try again shortly",
+            details={"dependencies": [dependency]},
+            headers={"Retry-After": "1"},
+        )
+        return error_response(error)
+
+    for exc_type in LOST_DEPENDENCY_ERRORS:
+        app.add_exception_handler(exc_type, _lost_dependency)
 
     # Unexpected exceptions are logged, reported and answered 500 by RequestObserver.
 

@@ -50,6 +50,11 @@ class Settings(BaseSettings):
     stream_max_deliveries: int = 5
     outbox_poll_seconds: float = 1.0
     reaper_interval_seconds: float = 10.0
+    # The workers' pipeline figures (docs/faults.md): logged this often; served as Prometheus
+    # gauges on this port when it is set (0: off).
+    pipeline_report_seconds: float = 60.0
+    workers_metrics_port: int = 0
+    workers_metrics_host: str = "127.0.0.1"
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -17,6 +17,7 @@ from sqlalchemy import Table, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.db import asyncpg_dsn
+from core.outage import Outage
 from core.outbox import NOTIFY_CHANNEL
 from core.streams import STREAM_MAXLEN, entry_fields
 
@@ -67,18 +68,16 @@ class OutboxRelay:
     async def run(self, stop: asyncio.Event | None = None) -> None:
         stop = stop or asyncio.Event()
         listener = asyncio.create_task(self._listen(stop))
-        backoff = 0.1
+        outage = Outage(f"relay {self.name}", log)
         try:
             while not stop.is_set():
                 try:
                     while await self.publish_pending() == self.batch:
                         pass
-                    backoff = 0.1
-                except Exception:
-                    log.exception("relay %s failed; retrying in %.1fs", self.name, backoff)
-                    await asyncio.sleep(backoff)
-                    backoff = min(backoff * 2, 5.0)
+                except Exception as exc:
+                    await outage.failed(exc)
                     continue
+                outage.recovered()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
                 self._wake.clear()
@@ -90,13 +89,13 @@ class OutboxRelay:
     async def _listen(self, stop: asyncio.Event) -> None:
         """Holds a LISTEN connection, reconnecting with backoff; the poll covers the gaps."""
         dsn = asyncpg_dsn(self.engine.url.render_as_string(hide_password=False))
-        backoff = 0.2
+        outage = Outage(f"relay {self.name} LISTEN", log, base=0.2)
         while not stop.is_set():
             try:
                 conn = await asyncpg.connect(dsn, timeout=5)
                 try:
                     await conn.add_listener(NOTIFY_CHANNEL, lambda *_: self._wake.set())
-                    backoff = 0.2
+                    outage.recovered()
                     while not stop.is_set() and not conn.is_closed():
                         await asyncio.sleep(self.poll_seconds)
                         await conn.execute("SELECT 1")
@@ -106,6 +105,4 @@ class OutboxRelay:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.warning("relay %s lost LISTEN connection: %r", self.name, exc)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
+                await outage.failed(exc)

@@ -18,6 +18,9 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
+from core.dependencies import lost_dependency
+from core.outage import Outage
+
 log = logging.getLogger(__name__)
 
 AUTH_USERS = "auth.users"
@@ -100,19 +103,15 @@ class ConsumerGroupRunner:
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
         stop = stop or asyncio.Event()
-        backoff = 0.1
+        outage = Outage(f"consumer {self.consumer} on {self.stream}", log)
         while not stop.is_set():
             try:
                 await ensure_group(self.redis, self.stream, self.group)
                 while not stop.is_set():
                     await self.step()
-                    backoff = 0.1
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("consumer %s on %s failed; retrying", self.consumer, self.stream)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
+                    outage.recovered()
+            except Exception as exc:
+                await outage.failed(exc)
 
     async def step(self) -> int:
         """Reclaim stuck entries, then read new ones; returns how many entries were handled."""
@@ -145,6 +144,10 @@ class ConsumerGroupRunner:
             envelope = Envelope.from_entry(self.stream, entry_id, fields)
             await self.handler(envelope)
         except Exception as exc:
+            if lost_dependency(exc) is not None:
+                # An outage, not a poison event: no delivery counts toward the dead letters.
+                # The entry stays pending (reclaimed later) and the run loop backs off.
+                raise
             deliveries = await self._deliveries(entry_id)
             log.warning(
                 "handler failed on %s %s (delivery %s): %r",

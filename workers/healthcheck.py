@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from redis.asyncio import Redis
 
 from core.config import get_settings
+from core.outage import Outage
 from core.redis import make_redis
 
 log = logging.getLogger(__name__)
@@ -45,11 +46,13 @@ class Heartbeat:
         await self.redis.set(self.key, datetime.now(UTC).isoformat(), ex=self.ttl_seconds)
 
     async def run(self, stop: asyncio.Event) -> None:
+        outage = Outage("heartbeat", log)
         while not stop.is_set():
             try:
                 await self.beat()
+                outage.recovered()
             except Exception as exc:  # Redis away: the key expires and the check fails
-                log.warning("heartbeat not written: %r", exc)
+                outage.note(exc)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), self.every_seconds)
 

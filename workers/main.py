@@ -23,6 +23,7 @@ from core.streams import AUTH_USERS, LOYALTY_EVENTS, ConsumerGroupRunner
 from loyalty.handlers import sync_user
 from loyalty.models import outbox as loyalty_outbox
 from workers.healthcheck import Heartbeat
+from workers.pipeline import PipelineReport
 from workers.projector import LOYALTY_GROUP, USERS_GROUP, Projector
 from workers.reaper import Reaper
 
@@ -64,6 +65,17 @@ def components(settings: Settings) -> dict[str, Component]:
         "reaper": Reaper(settings).run,
         # Liveness for the container healthcheck (`python -m workers.healthcheck`).
         "heartbeat": Heartbeat(redis).run,
+        # Outbox backlog, stream lengths, consumer lag, dead letters (docs/faults.md).
+        "pipeline": PipelineReport(
+            redis,
+            {
+                "auth": (get_engine(settings.auth_database_url), auth_outbox),
+                "loyalty": (get_engine(settings.loyalty_database_url), loyalty_outbox),
+            },
+            every_seconds=settings.pipeline_report_seconds,
+            metrics_port=settings.workers_metrics_port,
+            metrics_host=settings.workers_metrics_host,
+        ).run,
     }
 
 

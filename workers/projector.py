@@ -6,13 +6,13 @@ dead-letters poison events. When the read model is missing (Redis came back empt
 handler rebuilds it from Postgres first, then applies the event.
 """
 
-import asyncio
 import logging
 
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.config import Settings
+from core.outage import Outage
 from core.redis import make_redis
 from core.streams import Envelope
 from loyalty.domain import events
@@ -67,15 +67,12 @@ class Projector:
         await self.projection.mark_seen(envelope.event_id)
 
     async def _wait_for_model(self) -> None:
-        backoff = 0.5
+        outage = Outage("projector rebuild", log, base=0.5, cap=10.0)
         while True:
             try:
                 if await ensure_built(self.redis, self.engine):
                     log.warning("read model was missing; rebuilt it from Postgres")
+                outage.recovered()
                 return
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("rebuilding the read model failed; retrying in %.1fs", backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 10.0)
+            except Exception as exc:
+                await outage.failed(exc)

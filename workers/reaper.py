@@ -10,6 +10,7 @@ import contextlib
 import logging
 
 from core.config import Settings
+from core.outage import Outage
 from loyalty.handlers import expire_reservations
 
 log = logging.getLogger(__name__)
@@ -21,13 +22,15 @@ class Reaper:
         self.batch = batch
 
     async def run(self, stop: asyncio.Event) -> None:
+        outage = Outage("reaper", log)
         while not stop.is_set():
             try:
                 while (expired := await expire_reservations(limit=self.batch)) >= self.batch:
                     log.info("reaper: %d reservations expired, more due", expired)
                 if expired:
                     log.info("reaper: %d reservations expired", expired)
-            except Exception:
-                log.exception("reaper pass failed; retrying")
+                outage.recovered()
+            except Exception as exc:  # the next pass, one interval later, is the retry
+                outage.note(exc)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), self.interval)

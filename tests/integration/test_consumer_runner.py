@@ -4,6 +4,9 @@ import json
 import uuid
 from datetime import UTC, datetime
 
+import pytest
+from sqlalchemy.exc import DBAPIError
+
 from core.streams import ConsumerGroupRunner, entry_fields
 
 
@@ -106,3 +109,27 @@ async def test_entries_held_by_a_dead_consumer_are_reclaimed(redis):
     await survivor.step()
     assert seen == [7]
     assert (await redis.xpending(stream, "g"))["pending"] == 0
+
+
+async def test_an_outage_of_the_handlers_database_never_sends_an_entry_to_the_dlq(redis):
+    """A handler that cannot reach Postgres fails every delivery: that is an outage, not a
+    poison event; the entry waits, pending, and is applied once the database is back."""
+    stream, attempts = unique_stream(), []
+
+    async def database_down_for_a_while(envelope):
+        attempts.append(envelope.event_id)
+        if len(attempts) <= 8:
+            raise DBAPIError("SELECT 1", None, Exception("gone"), connection_invalidated=True)
+
+    consumer = runner(redis, stream, database_down_for_a_while)
+    await redis.xgroup_create(stream, "g", id="0", mkstream=True)
+    await add(redis, stream)
+    for _ in range(8):
+        with pytest.raises(DBAPIError):
+            await consumer.step()
+    assert await redis.xlen(f"{stream}.dlq") == 0
+    assert (await redis.xpending(stream, "g"))["pending"] == 1
+    await consumer.step()
+    assert len(attempts) == 9
+    assert (await redis.xpending(stream, "g"))["pending"] == 0
+    assert await redis.xlen(f"{stream}.dlq") == 0

@@ -55,8 +55,13 @@ WORKERS = "workers"
 
 
 class Platform:
-    def __init__(self, extra_env: dict[str, str] | None = None) -> None:
-        auth_url = f"http://127.0.0.1:{HTTP_SERVICES['auth'][1] + PORT_OFFSET}"
+    def __init__(
+        self, extra_env: dict[str, str] | None = None, port_offset: int = PORT_OFFSET
+    ) -> None:
+        """`extra_env` overrides the test settings (a fault test's own Postgres and Redis);
+        `port_offset` moves every HTTP port (a second platform next to the session's)."""
+        self.port_offset = port_offset
+        auth_url = f"http://127.0.0.1:{HTTP_SERVICES['auth'][1] + port_offset}"
         self.env = {
             **os.environ,
             **TEST_ENV,
@@ -68,19 +73,30 @@ class Platform:
         self.log_dir = Path(tempfile.mkdtemp(prefix="platform-logs-"))
         self.procs: dict[str, subprocess.Popen] = {}
         self.urls = {
-            name: f"http://127.0.0.1:{port + PORT_OFFSET}"
+            name: f"http://127.0.0.1:{port + port_offset}"
             for name, (_app, port) in HTTP_SERVICES.items()
         }
 
-    def start_http(self, name: str, port: int | None = None, workers: int = 1) -> str:
+    def start_http(
+        self, name: str, port: int | None = None, *, workers: int = 1, wait: bool = True
+    ) -> str:
+        """Starts one HTTP process (`workers` uvicorn workers); `wait=False` returns at once
+        (see `start_all_http`)."""
         app, default_port = HTTP_SERVICES[name]
-        port = port or default_port + PORT_OFFSET
+        port = port or default_port + self.port_offset
         # Something left on the port (a crashed run's process) would answer in our place.
         assert not port_in_use(port), f"port {port} is taken: stop what a previous run left"
         self._spawn(f"{name}-{port}", http_command(app, port, workers=workers))
         url = f"http://127.0.0.1:{port}"
-        wait_healthy(url)
+        if wait:
+            wait_healthy(url)
         return url
+
+    def start_all_http(self, names: list[str] | None = None) -> None:
+        """Starts these HTTP processes (by default every one) side by side, then waits until
+        each answers /health."""
+        for url in [self.start_http(name, wait=False) for name in names or HTTP_SERVICES]:
+            wait_healthy(url)
 
     def start_workers(self, name: str = WORKERS) -> None:
         self._spawn(name, workers_command())
@@ -100,8 +116,7 @@ class Platform:
         return self
 
     def start(self) -> "Platform":
-        for name in HTTP_SERVICES:
-            self.start_http(name)
+        self.start_all_http()
         self.start_workers()
         return self
 
@@ -148,13 +163,18 @@ def wait_healthy(url: str, seconds: float = 30) -> None:
 RUNNING = pytest.StashKey[Platform]()
 
 
-async def caught_up() -> bool:
+async def caught_up(
+    auth_database_url: str | None = None,
+    loyalty_database_url: str | None = None,
+    redis_url: str | None = None,
+) -> bool:
     """Every outbox row is published, and every consumer group on the streams other than the
-    in-process driver's has been given the whole stream and acknowledged it all."""
+    in-process driver's has been given the whole stream and acknowledged it all (by default
+    on the test settings' databases and Redis)."""
     settings = get_settings()
     for url, outbox in (
-        (settings.loyalty_database_url, loyalty_outbox),
-        (settings.auth_database_url, auth_outbox),
+        (loyalty_database_url or settings.loyalty_database_url, loyalty_outbox),
+        (auth_database_url or settings.auth_database_url, auth_outbox),
     ):
         async with get_engine(url).connect() as conn:
             unpublished = await conn.execute(
@@ -162,7 +182,7 @@ async def caught_up() -> bool:
             )
             if unpublished.first() is not None:
                 return False
-    redis = make_redis(settings.redis_url)
+    redis = make_redis(redis_url or settings.redis_url)
     try:
         for stream in (LOYALTY_EVENTS, AUTH_USERS):
             try:
