@@ -56,6 +56,10 @@ migrate("auth")
 migrate("loyalty")
 """
 
+# A 503 comes in about a second (core/redis.py gives up after 3 short attempts); the bound leaves
+# room for a busy machine and still refuses the long waits before the fix (10 s and more).
+PROMPT = 5.0
+
 
 @pytest.fixture(scope="module")
 def postgres():
@@ -300,7 +304,7 @@ class Buyer:
 
 
 async def test_redis_stopped_and_restarted_empty_while_a_buyer_buys(faulty):
-    """Only 201 or 503 naming Redis, each within 2 s; no 201 lost; the read models come back
+    """Only 201 or 503 naming Redis, each promptly; no 201 lost; the read models come back
     by themselves and show every purchase."""
     tariff_id, code = await faulty.tariff_and_code()
     [user] = await faulty.users(1)
@@ -319,7 +323,7 @@ async def test_redis_stopped_and_restarted_empty_while_a_buyer_buys(faulty):
 
     wrong = [a for a in answers if not (a.status == 201 or unavailable(a, "redis"))]
     assert wrong == []
-    slow = [a for a in answers if a.seconds >= 2.0]
+    slow = [a for a in answers if a.seconds >= PROMPT]
     assert slow == []
     assert buyer.since(down, 503) >= 5
 
@@ -366,7 +370,7 @@ async def test_postgres_restarted_costs_503s_and_the_services_heal_without_a_res
         returned = time.monotonic()
 
         assert [a for a in during if not unavailable(a, "postgres")] == []
-        assert [a for a in during if a.seconds >= 2.0] == []
+        assert [a for a in during if a.seconds >= PROMPT] == []
         assert health.status == 503 and health.body["failing"] == ["postgres"]
 
         async def a_use() -> Answer:
