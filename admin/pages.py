@@ -12,7 +12,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqladmin import BaseView, expose
-from sqladmin.flash import Flash
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -21,6 +20,7 @@ from starlette.templating import Jinja2Templates
 from admin import formatting, people, pipeline
 from admin import repository as repo
 from admin.auth import current_operator
+from admin.notices import notify
 from core.config import get_settings
 from core.errors import ERROR_CODES, AppError
 from core.redis import get_redis
@@ -67,9 +67,9 @@ async def do_change(
     """Runs one change and sends the browser back with its outcome in plain words."""
     form = await request.form()
     try:
-        Flash.success(request, await change(form))
+        notify(request, await change(form))
     except (AppError, ValueError) as exc:
-        Flash.error(request, str(exc))
+        notify(request, str(exc), ok=False)
     return RedirectResponse(back_to(request, form, default), status_code=303)
 
 

@@ -17,7 +17,6 @@ from markupsafe import Markup, escape
 from pydantic import BaseModel, ValidationError
 from sqladmin import ModelView, action
 from sqladmin.filters import AllUniqueStringValuesFilter, BooleanFilter, StaticValuesFilter
-from sqladmin.flash import Flash
 from sqladmin.formatters import BASE_FORMATTERS
 from sqladmin.helpers import object_identifier_values
 from sqlalchemy import Select, select
@@ -28,6 +27,7 @@ from wtforms.validators import InputRequired, Optional
 
 from admin import formatting
 from admin.auth import current_operator
+from admin.notices import notify
 from core.errors import AppError
 from loyalty import handlers
 from loyalty.domain.enums import Audience, DiscountType
@@ -174,6 +174,8 @@ class TariffAdmin(ConsoleView, model=Tariff):
     column_list = [Tariff.id, Tariff.name, Tariff.price, Tariff.currency, Tariff.is_active]
     column_labels = {Tariff.price: "price, ₽"}
     column_formatters = {Tariff.price: money_cell}
+    column_searchable_list = [Tariff.name]
+    column_default_sort = (Tariff.id, True)
     column_formatters_detail = {Tariff.price: money_cell}
     form_columns = [Tariff.name, Tariff.price, Tariff.currency, Tariff.is_active]
     form_overrides = {"price": StringField}
@@ -380,7 +382,7 @@ class PromocodeAdmin(ConsoleView, model=Promocode):
             await handlers.update_promocode(
                 int(pk), PromocodeUpdate(is_active=False), actor_id=actor(request)
             )
-        Flash.success(request, f"{len(pks)} code(s) disabled")
+        notify(request, f"{len(pks)} code(s) disabled")
         return RedirectResponse(request.url_for("admin:list", identity=self.identity), 303)
 
 
