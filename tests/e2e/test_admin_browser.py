@@ -1,0 +1,194 @@
+"""The operator console in a real browser (Debian's chromium driven by Playwright): a whole
+promotion run the way an operator clicks through it. Skipped only where /usr/bin/chromium is
+not installed (`apt-get install chromium`); no browser is ever downloaded.
+
+The screenshots land in docs/images/ (the README shows them)."""
+
+import json
+import os
+import re
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+
+from core.config import get_settings
+from core.redis import get_redis
+from core.streams import LOYALTY_EVENTS
+from tests.support.admin import PASSWORD, new_account, registered_buyer
+from tests.support.db import sql
+
+CHROMIUM = "/usr/bin/chromium"
+IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
+
+pytestmark = pytest.mark.skipif(
+    not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed"
+)
+
+
+@pytest.fixture
+async def page():
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-dev-shm-usage"]
+        )
+        context = await browser.new_context(viewport={"width": 1440, "height": 1000})
+        page = await context.new_page()
+        page.set_default_timeout(15_000)
+        yield page
+        await browser.close()
+
+
+async def shot(page, name: str) -> None:
+    IMAGES.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(IMAGES / f"{name}.png"), full_page=True)
+
+
+async def sign_in(page, admin_url: str) -> None:
+    email = await new_account("operator")
+    await page.goto(f"{admin_url}/admin/login")
+    await page.fill('input[name="username"]', email)
+    await page.fill('input[name="password"]', PASSWORD)
+    await page.get_by_role("button", name="Login").click()
+    await page.wait_for_url(re.compile(r"/admin/$"))
+
+
+async def find_users(page, admin_url: str, text: str) -> None:
+    await page.goto(f"{admin_url}/admin/users")
+    await page.get_by_label("email or id").fill(text)
+    await page.get_by_role("button", name="Search").click()
+    await page.wait_for_url(re.compile(r"q="))
+
+
+async def failed_attempt(platform, email: str, typed: str) -> None:
+    """The buyer types a code that does not exist, through the real API."""
+    async with httpx.AsyncClient() as http:
+        login = await http.post(
+            f"{platform.urls['auth']}/api/v1/auth/login",
+            json={"email": email, "password": PASSWORD},
+        )
+        token = login.json()["access_token"]
+        rejected = await http.post(
+            f"{platform.urls['command_api']}/api/v1/loyalty/apply_promocode",
+            json={"promocode": typed, "tariff_id": 1},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+    assert rejected.status_code == 404
+
+
+async def test_an_operator_runs_a_promotion_in_a_real_browser(platform, page):
+    admin = platform.urls["admin"]
+    tag = uuid.uuid4().hex[:8]
+    first, first_email = await registered_buyer(platform, f"pw-{tag}-anna@example.com")
+    _, second_email = await registered_buyer(platform, f"pw-{tag}-boris@example.com")
+    tariff_name, code_text, group_name = f"Premium {tag}", f"SPRING{tag.upper()}", f"VIP {tag}"
+
+    await sign_in(page, admin)
+
+    # A tariff, priced in roubles.
+    await page.goto(f"{admin}/admin/tariff/create")
+    await page.fill("#name", tariff_name)
+    await page.fill("#price", "399.00")
+    await page.get_by_role("button", name="Save", exact=True).click()
+    await page.wait_for_url(re.compile(r"/admin/tariff/list"))
+    assert await page.get_by_text("399.00 ₽").first.is_visible()
+
+    # A code for assigned users only: 25% off, empty Valid From (= now).
+    await page.goto(f"{admin}/admin/promocode/create")
+    await page.fill("#code", code_text)
+    await page.select_option("#discount_type", "percent")
+    await page.fill("#value", "25")
+    await page.select_option("#audience", "assigned")
+    await page.get_by_role("button", name="Save", exact=True).click()
+    await page.wait_for_url(re.compile(r"/admin/promocode/list"))
+    await page.get_by_role("link", name=code_text).click()
+    await page.wait_for_url(re.compile(r"/admin/codes/\d+"))
+    code_url = page.url
+
+    # A group, its members picked by email.
+    await page.goto(f"{admin}/admin/user-group/create")
+    await page.fill("#name", group_name)
+    await page.get_by_role("button", name="Save", exact=True).click()
+    await page.wait_for_url(re.compile(r"/admin/user-group/list"))
+    await page.get_by_role("link", name=group_name).click()
+    await page.get_by_label("Find users").fill(f"pw-{tag}")
+    await page.get_by_role("button", name="Find users").click()
+    await page.get_by_label(f"pick {first_email}").check()
+    await page.get_by_label(f"pick {second_email}").check()
+    await page.get_by_role("button", name="Add ticked users").click()
+    await page.get_by_text("2 member(s) added").wait_for()
+
+    # The code goes to the group, from the code's page.
+    await page.goto(code_url)
+    await page.get_by_label("group").select_option(label=group_name)
+    await page.get_by_role("button", name="Assign to group").click()
+    await page.get_by_text("Assigned to the group").wait_for()
+
+    # Apply it to both buyers from the Users list: a preview, then the real thing.
+    await find_users(page, admin, f"pw-{tag}")
+    await page.get_by_label(f"pick {first_email}").check()
+    await page.get_by_label(f"pick {second_email}").check()
+    await page.get_by_label("code", exact=True).select_option(label=code_text)
+    await page.get_by_label("tariff").select_option(label=f"{tariff_name} (399.00 ₽)")
+    await shot(page, "admin-users")
+    await page.get_by_role("button", name="Apply code… (preview first)").click()
+    await page.get_by_text("Preview (nothing written yet)").wait_for()
+    await shot(page, "admin-apply-preview")
+    await page.get_by_role("button", name="Apply for real").click()
+    outcome = page.locator("[data-outcome]")
+    await outcome.wait_for()
+    assert await outcome.get_attribute("data-outcome") == "success"
+    assert "applied to all 2 user(s)" in await outcome.inner_text()
+    paid = await sql(
+        "SELECT p.status, p.final_price FROM purchases p JOIN promocodes c "
+        "ON c.id = p.promocode_id WHERE c.code = :c",
+        c=code_text,
+    )
+    assert [r["final_price"] for r in paid] == [29_925, 29_925]
+    await page.goto(code_url)
+    assert await page.locator('[data-figure="uses"]').inner_text() == "2"
+    await shot(page, "admin-code")
+
+    # "Why did my code fail?": find the buyer by email, read the reason on their page.
+    await failed_attempt(platform, first_email, f"NOPE{tag.upper()}")
+    await find_users(page, admin, first_email)
+    await page.get_by_role("link", name=first_email).click()
+    await page.wait_for_url(re.compile(rf"/admin/users/{first}"))
+    attempts = page.locator("#user-attempts")
+    await attempts.get_by_text("promocode_not_found").wait_for()
+    assert f"NOPE{tag.upper()}" in await attempts.inner_text()
+    assert code_text in await page.locator("#user-codes").inner_text()
+    assert group_name in await page.locator("#user-groups").inner_text()
+    await shot(page, "admin-user")
+
+    # The dashboard counts today's failure.
+    await page.goto(f"{admin}/admin/")
+    assert await page.get_by_text("promocode_not_found").first.is_visible()
+    await shot(page, "admin-dashboard")
+
+    # A dead letter, shown with its error and replayed.
+    redis = get_redis(get_settings().redis_url)
+    event_id = str(uuid.uuid4())
+    entry_id = await redis.xadd(
+        f"{LOYALTY_EVENTS}.dlq",
+        {
+            "event_id": event_id,
+            "type": "test.browser",
+            "occurred_at": "2026-01-01T00:00:00+00:00",
+            "aggregate_id": tag,
+            "payload": json.dumps({"tag": tag}),
+            "source_id": "1-0",
+            "group": "projector",
+            "error": "KeyError('tariff')",
+        },
+    )
+    await page.goto(f"{admin}/admin/pipeline")
+    row = page.locator("#dead-letters tr", has_text=entry_id)
+    assert "KeyError" in await row.inner_text()
+    await shot(page, "admin-pipeline")
+    await row.get_by_role("button", name="Replay").click()
+    await page.get_by_text(f"Dead letter {entry_id} put back").wait_for()
+    assert await redis.xrange(f"{LOYALTY_EVENTS}.dlq", min=entry_id, max=entry_id) == []
