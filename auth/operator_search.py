@@ -11,13 +11,14 @@ from sqlalchemy import select
 from auth.models import User
 from auth.schemas import LookedUpUser
 from auth.uow import auth_uow
+from core.inputs import Text
 from core.security import CurrentOperator
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
 
 class EmailSearch(BaseModel):
-    email: str = Field(min_length=3, max_length=320, description="part of an email, any case")
+    email: Text = Field(min_length=3, max_length=320, description="part of an email, any case")
     limit: int = Field(default=20, ge=1, le=100)
 
 

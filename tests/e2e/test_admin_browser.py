@@ -2,7 +2,9 @@
 promotion run the way an operator clicks through it. Skipped only where /usr/bin/chromium is
 not installed (`apt-get install chromium`); no browser is ever downloaded.
 
-The screenshots land in docs/images/ (the README shows them)."""
+Screenshots of the main screens go to a temporary folder, or to `ADMIN_SCREENSHOTS_DIR` when
+set: `ADMIN_SCREENSHOTS_DIR=docs/images make test` refreshes the pictures the README shows
+(not on every run, so a test run leaves the work tree clean)."""
 
 import json
 import os
@@ -20,11 +22,16 @@ from tests.support.admin import PASSWORD, new_account, registered_buyer
 from tests.support.db import sql
 
 CHROMIUM = "/usr/bin/chromium"
-IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
 
 pytestmark = pytest.mark.skipif(
     not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed"
 )
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory) -> Path:
+    chosen = os.environ.get("ADMIN_SCREENSHOTS_DIR")
+    return Path(chosen).resolve() if chosen else tmp_path_factory.mktemp("admin-screens")
 
 
 @pytest.fixture
@@ -42,9 +49,15 @@ async def page():
         await browser.close()
 
 
-async def shot(page, name: str) -> None:
-    IMAGES.mkdir(parents=True, exist_ok=True)
-    await page.screenshot(path=str(IMAGES / f"{name}.png"), full_page=True)
+@pytest.fixture
+def shot(page, images):
+    """`await shot("name")`: the whole page as images/name.png."""
+
+    async def take(name: str) -> None:
+        images.mkdir(parents=True, exist_ok=True)
+        await page.screenshot(path=str(images / f"{name}.png"), full_page=True)
+
+    return take
 
 
 async def sign_in(page, admin_url: str) -> None:
@@ -79,7 +92,7 @@ async def failed_attempt(platform, email: str, typed: str) -> None:
     assert rejected.status_code == 404
 
 
-async def test_an_operator_runs_a_promotion_in_a_real_browser(platform, page):
+async def test_an_operator_runs_a_promotion_in_a_real_browser(platform, page, shot):
     admin = platform.urls["admin"]
     tag = uuid.uuid4().hex[:8]
     first, first_email = await registered_buyer(platform, f"pw-{tag}-anna@example.com")
@@ -133,10 +146,10 @@ async def test_an_operator_runs_a_promotion_in_a_real_browser(platform, page):
     await page.get_by_label(f"pick {second_email}").check()
     await page.get_by_label("code", exact=True).select_option(label=code_text)
     await page.get_by_label("tariff").select_option(label=f"{tariff_name} (399.00 ₽)")
-    await shot(page, "admin-users")
+    await shot("admin-users")
     await page.get_by_role("button", name="Apply code… (preview first)").click()
     await page.get_by_text("Preview (nothing written yet)").wait_for()
-    await shot(page, "admin-apply-preview")
+    await shot("admin-apply-preview")
     await page.get_by_role("button", name="Apply for real").click()
     outcome = page.locator("[data-outcome]")
     await outcome.wait_for()
@@ -150,7 +163,7 @@ async def test_an_operator_runs_a_promotion_in_a_real_browser(platform, page):
     assert [r["final_price"] for r in paid] == [29_925, 29_925]
     await page.goto(code_url)
     assert await page.locator('[data-figure="uses"]').inner_text() == "2"
-    await shot(page, "admin-code")
+    await shot("admin-code")
 
     # "Why did my code fail?": find the buyer by email, read the reason on their page.
     await failed_attempt(platform, first_email, f"NOPE{tag.upper()}")
@@ -162,12 +175,12 @@ async def test_an_operator_runs_a_promotion_in_a_real_browser(platform, page):
     assert f"NOPE{tag.upper()}" in await attempts.inner_text()
     assert code_text in await page.locator("#user-codes").inner_text()
     assert group_name in await page.locator("#user-groups").inner_text()
-    await shot(page, "admin-user")
+    await shot("admin-user")
 
     # The dashboard counts today's failure.
     await page.goto(f"{admin}/admin/")
     assert await page.get_by_text("promocode_not_found").first.is_visible()
-    await shot(page, "admin-dashboard")
+    await shot("admin-dashboard")
 
     # A dead letter, shown with its error and replayed.
     redis = get_redis(get_settings().redis_url)
@@ -188,7 +201,7 @@ async def test_an_operator_runs_a_promotion_in_a_real_browser(platform, page):
     await page.goto(f"{admin}/admin/pipeline")
     row = page.locator("#dead-letters tr", has_text=entry_id)
     assert "KeyError" in await row.inner_text()
-    await shot(page, "admin-pipeline")
+    await shot("admin-pipeline")
     await row.get_by_role("button", name="Replay").click()
     await page.get_by_text(f"Dead letter {entry_id} put back").wait_for()
     assert await redis.xrange(f"{LOYALTY_EVENTS}.dlq", min=entry_id, max=entry_id) == []
