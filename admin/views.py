@@ -22,12 +22,14 @@ from sqladmin.helpers import object_identifier_values
 from sqlalchemy import Select, select
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
-from wtforms import Form, SelectField, SelectMultipleField, StringField
+from wtforms import BooleanField, Form, SelectField, SelectMultipleField, StringField
 from wtforms.validators import InputRequired, Optional
 
 from admin import formatting
 from admin.auth import current_operator
+from admin.filters import BatchFilter, SinceFilter, ValidityFilter
 from admin.notices import notify
+from admin.warnings import never_discounts
 from core.errors import AppError
 from loyalty import handlers
 from loyalty.domain.enums import Audience, DiscountType
@@ -121,13 +123,13 @@ class ConsoleView(ModelView):
     page_size = 50
     save_as_continue = False
 
-    def filtered_query(self, request: Request) -> Select:
+    async def filtered_query(self, request: Request) -> Select:
         """The list's query with its search, filters and sort (what the screen shows)."""
         stmt = self.list_query(request)
         for filter_ in self.get_filters():
             value = request.query_params.get(filter_.parameter_name)
-            if value:
-                stmt = stmt.where(filter_.column == _filter_value(filter_, value))
+            if value and not getattr(filter_, "has_operator", False):
+                stmt = await filter_.get_filtered_query(stmt, value, self.model)
         stmt = self.sort_query(stmt, request)
         if search := request.query_params.get("search"):
             stmt = self.search_query(stmt=stmt, term=search)
@@ -135,13 +137,8 @@ class ConsoleView(ModelView):
 
     async def get_model_objects(self, request: Request, limit: int | None = 0) -> list[Any]:
         """Export: exactly the rows the search and filters select."""
-        return await self._run_query(self.filtered_query(request).limit(limit or None))
-
-
-def _filter_value(filter_: Any, value: str) -> Any:
-    if isinstance(filter_, BooleanFilter):
-        return value == "true"
-    return value
+        stmt = await self.filtered_query(request)
+        return await self._run_query(stmt.limit(limit or None))
 
 
 class ReadOnlyView(ConsoleView):
@@ -231,7 +228,7 @@ def confirmed(message: str, label: str) -> Callable:
                     request,
                     "confirm.html",
                     {
-                        "title": message,
+                        "title": f"{label}: please confirm",
                         "message": message,
                         "label": label,
                         "pks": pks,
@@ -275,6 +272,8 @@ class PromocodeAdmin(ConsoleView, model=Promocode):
         StaticValuesFilter(Promocode.discount_type, [(t.value, t.value) for t in DiscountType]),
         StaticValuesFilter(Promocode.audience, [(a.value, a.value) for a in Audience]),
         BooleanFilter(Promocode.is_active),
+        ValidityFilter(),
+        BatchFilter(),
     ]
     form_columns = [
         Promocode.code,
@@ -340,6 +339,11 @@ class PromocodeAdmin(ConsoleView, model=Promocode):
             tariffs = (await session.execute(select(Tariff.id, Tariff.name))).all()
         form.tariff_ids.kwargs["choices"] = [(t.id, t.name) for t in tariffs]
         form.valid_from.kwargs["validators"] = [Optional()]
+        if not rules:  # the create form (the edit form lists its fields)
+            form.create_anyway = BooleanField(
+                "Create it anyway",
+                description="only asked when the code could never give a discount",
+            )
         return form
 
     async def get_object_for_edit(self, request: Request) -> Any:
@@ -356,9 +360,16 @@ class PromocodeAdmin(ConsoleView, model=Promocode):
 
     @form_errors
     async def insert_model(self, request: Request, data: dict) -> Any:
-        out = await handlers.create_promocode(
-            validated(PromocodeCreate, self._terms(data)), actor_id=actor(request)
-        )
+        terms = validated(PromocodeCreate, self._terms(data))
+        if not data.get("create_anyway"):
+            async with self.session_maker() as session:
+                prices = dict((await session.execute(select(Tariff.id, Tariff.price))).all())
+            if why := never_discounts(terms, prices):
+                raise ValueError(
+                    f"This code can never give a discount: {why}. Change it, or tick "
+                    "'Create it anyway' to create it all the same."
+                )
+        out = await handlers.create_promocode(terms, actor_id=actor(request))
         return Promocode(id=out.id)
 
     @form_errors
@@ -569,6 +580,7 @@ class PurchaseAdmin(ReadOnlyView, model=Purchase):
     column_filters = [
         AllUniqueStringValuesFilter(Purchase.status),
         AllUniqueStringValuesFilter(Purchase.source),
+        SinceFilter(Purchase.created_at),
     ]
 
 
@@ -594,14 +606,16 @@ class AttemptAdmin(ReadOnlyView, model=PromocodeAttempt):
     column_filters = [
         AllUniqueStringValuesFilter(PromocodeAttempt.reason),
         AllUniqueStringValuesFilter(PromocodeAttempt.endpoint),
+        SinceFilter(PromocodeAttempt.created_at),
     ]
 
 
 def batch_cell(model: Any, attribute: str) -> Markup:
-    """The batch's id, linking to its CSV."""
-    return Markup('<a href="/admin/operations?batch_csv={}">{} (CSV)</a>').format(
-        model.id, model.id
-    )
+    """The batch's id, linking to its codes (with their uses) and to its CSV."""
+    return Markup(
+        '<a href="/admin/promocode/list?batch={}">{}</a> '
+        '(<a href="/admin/operations?batch_csv={}">CSV</a>)'
+    ).format(model.id, model.id, model.id)
 
 
 class BatchAdmin(ReadOnlyView, model=PromocodeBatch):

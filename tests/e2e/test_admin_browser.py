@@ -20,6 +20,8 @@ from core.redis import get_redis
 from core.streams import LOYALTY_EVENTS
 from tests.support.admin import PASSWORD, new_account, registered_buyer
 from tests.support.db import sql
+from tests.support.factories import create_group, create_loyalty_user, create_promocode
+from tests.support.polling import eventually
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -205,3 +207,39 @@ async def test_an_operator_runs_a_promotion_in_a_real_browser(platform, page, sh
     await row.get_by_role("button", name="Replay").click()
     await page.get_by_text(f"Dead letter {entry_id} put back").wait_for()
     assert await redis.xrange(f"{LOYALTY_EVENTS}.dlq", min=entry_id, max=entry_id) == []
+
+
+async def test_sqladmins_own_buttons_carry_the_csrf_token_in_a_real_browser(platform, page):
+    """Disable (a GET action turned confirmation page + POST), delete (SQLAdmin's script
+    request) and sign-out (a POST form) all work from the browser, token included."""
+    admin = platform.urls["admin"]
+    code = await create_promocode()
+    member = await create_loyalty_user()
+    group = await create_group(member)
+    await sign_in(page, admin)
+
+    await page.goto(f"{admin}/admin/promocode/list?search={code.code}")
+    await page.locator(".select-box").first.check()
+    await page.get_by_role("button", name="Actions").click()
+    await page.locator("#action-custom-disable").click()
+    await page.get_by_text("Disable these codes?").wait_for()
+    assert code.code in await page.locator("form").last.inner_text()
+    await page.get_by_role("button", name="Disable", exact=True).click()
+    await page.get_by_text("1 code(s) disabled").wait_for()
+    [row] = await sql("SELECT is_active FROM promocodes WHERE id = :i", i=code.id)
+    assert row["is_active"] is False
+
+    await page.goto(f"{admin}/admin/group-member/list?search={member}")
+    await page.locator('a[data-bs-target="#modal-delete"][data-pk]').first.click()
+    await page.locator("#modal-delete-button").click()
+    await page.wait_for_url(re.compile(r"/admin/group-member/list"))
+
+    async def members() -> list[dict]:
+        return await sql("SELECT 1 FROM group_members WHERE group_id = :g", g=group.id)
+
+    await eventually(members, until=lambda rows: rows == [])
+
+    await page.get_by_role("button", name="Logout").click()
+    await page.wait_for_url(re.compile(r"/admin/login"))
+    await page.goto(f"{admin}/admin/users")
+    await page.wait_for_url(re.compile(r"/admin/login"))

@@ -314,3 +314,46 @@ async def test_an_operator_session_survives_without_redis_tokens_only_when_signe
         response = await anonymous.get("/admin/users")
     assert response.status_code == 302
     assert await eventually(lambda: True)
+
+
+async def test_codes_filter_by_validity_and_batch_and_export_what_the_filter_shows(operator):
+    from datetime import UTC, datetime, timedelta
+
+    from tests.support.factories import create_batch
+
+    now = datetime.now(UTC)
+    tag = uuid.uuid4().hex[:6].upper()
+    expired = await create_promocode(
+        code=f"OLD{tag}", valid_from=now - timedelta(days=3), valid_until=now - timedelta(days=1)
+    )
+    current = await create_promocode(code=f"NOW{tag}")
+    batch = await create_batch(3)
+    listing = await operator.get(
+        "/admin/promocode/list", params={"search": tag, "validity": "expired"}
+    )
+    assert expired.code in listing.text and current.code not in listing.text
+    exported = await operator.get(
+        "/admin/promocode/export/csv", params={"search": tag, "validity": "now"}
+    )
+    assert [r["code"] for r in csv.DictReader(io.StringIO(exported.text))] == [current.code]
+    codes = await operator.get("/admin/promocode/export/csv", params={"batch": str(batch.batch_id)})
+    assert len(list(csv.DictReader(io.StringIO(codes.text)))) == 3
+
+
+async def test_a_code_that_can_never_discount_is_questioned_before_it_is_created(operator):
+    tariff = await create_tariff(price=10_000)
+    code = f"NEVER{uuid.uuid4().hex[:8].upper()}"
+    fields = {
+        "code": code,
+        "discount_type": "fixed_price",
+        "value": "150.00",
+        "audience": "everyone",
+        "per_user_limit": "1",
+        "tariff_ids": str(tariff.id),
+    }
+    warned = await operator.send_form("/admin/promocode/create", fields)
+    assert warned.status_code == 400
+    assert "can never give a discount" in alerts(warned.text)
+    assert await sql("SELECT 1 FROM promocodes WHERE code = :c", c=code) == []
+    created = await operator.send_form("/admin/promocode/create", {**fields, "create_anyway": "y"})
+    assert created.status_code == 302, alerts(created.text)
