@@ -123,6 +123,11 @@ class PageView(BaseView):
         context.setdefault("reason_words", reason_words)
         return await self.templates.TemplateResponse(request, template, context)
 
+    async def not_found(self, request: Request, what: str) -> Response:
+        return await self.templates.TemplateResponse(
+            request, "not_found.html", {"what": what, "title": f"No such {what}"}, status_code=404
+        )
+
 
 class UsersView(BaseView):
     name = "Users"
@@ -184,11 +189,11 @@ class UserPage(PageView):
         try:
             user_id = uuid.UUID(request.path_params["user_id"])
         except ValueError:
-            return await self.page(request, "not_found.html", what="user")
+            return await self.not_found(request, "user")
         async with repo.connection() as conn:
             user = await repo.user(conn, user_id)
             if user is None:
-                return await self.page(request, "not_found.html", what="user")
+                return await self.not_found(request, "user")
             context = {
                 "groups": await repo.groups_of(conn, user_id),
                 "codes": await repo.codes_of(conn, user_id),
@@ -226,7 +231,7 @@ class CodePage(PageView):
         async with repo.connection() as conn:
             code = await repo.code(conn, promocode_id)
             if code is None:
-                return await self.page(request, "not_found.html", what="promo code")
+                return await self.not_found(request, "promo code")
             names = await repo.tariff_names(conn)
             days = await repo.per_day(conn, promocode_id, code["code"])
             context = {
@@ -239,6 +244,7 @@ class CodePage(PageView):
                 "tariffs": await repo.tariff_choices(conn),
             }
         assigned_users = [a["user_id"] for a in context["assignments"] if a["user_id"]]
+        assigned_users += [p["user_id"] for p in context["purchases"]]
         return await self.page(
             request,
             "code.html",
@@ -294,7 +300,7 @@ class GroupPage(PageView):
         async with repo.connection() as conn:
             group = await repo.group(conn, group_id)
             if group is None:
-                return await self.page(request, "not_found.html", what="group")
+                return await self.not_found(request, "group")
             members = await repo.members(conn, group_id)
             count = await repo.member_count(conn, group_id)
         return await self.page(

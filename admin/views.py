@@ -332,6 +332,7 @@ class PromocodeAdmin(ConsoleView, model=Promocode):
         "description": {"validators": [Optional()]},
     }
     can_delete = False  # used codes must stay; disable instead
+    edit_template = "promocode_edit.html"
 
     async def scaffold_form(self, rules: list[str] | None = None) -> type[Form]:
         form = await super().scaffold_form(rules)
