@@ -74,17 +74,22 @@ async def do_change(
 
 
 async def user_search(request: Request, query: str, status: str = "") -> list[dict[str, Any]]:
-    """Users matching `query`: a whole or partial id, or a part of an email (asked of auth).
-    Each row carries its email (from auth, at request time)."""
+    """Users matching `query`: a part of an email (asked of auth) or of an id. Each row carries
+    its email (from auth, at request time)."""
     query = query.strip()
+    status_only = status or None
     async with repo.connection() as conn:
-        if query and "@" not in query and _looks_like_id(query):
-            rows = await repo.find_users(conn, id_part=query, status=status or None)
-        elif query:
-            accounts = await people.search_by_email(request, query) or []
-            rows = await repo.find_users(conn, ids=[a.id for a in accounts], status=status or None)
+        if not query:
+            rows = await repo.find_users(conn, status=status_only)
         else:
-            rows = await repo.find_users(conn, status=status or None)
+            rows = []
+            if "@" not in query and _looks_like_id(query):
+                rows = await repo.find_users(conn, id_part=query, status=status_only)
+            accounts = await people.search_by_email(request, query) or []
+            if accounts:
+                ids = [a.id for a in accounts]
+                rows += await repo.find_users(conn, ids=ids, status=status_only)
+    rows = list({r["id"]: r for r in rows}.values())
     emails = await people.emails(request, [r["id"] for r in rows])
     return [{**r, "email": emails.get(r["id"], "")} for r in rows]
 

@@ -56,9 +56,10 @@ def csrf_token(conn: HTTPConnection) -> str:
 
 
 def csrf_valid(conn: HTTPConnection, sent: str | None) -> bool:
-    return (
-        bool(sent) and bool(conn.session.get(SID)) and hmac.compare_digest(sent, csrf_token(conn))
-    )
+    """`sent` is this session's token (compared in constant time, as bytes: any text sent)."""
+    if not sent or not conn.session.get(SID):
+        return False
+    return hmac.compare_digest(sent.encode(), csrf_token(conn).encode())
 
 
 async def start(conn: HTTPConnection, session: OperatorSession) -> None:

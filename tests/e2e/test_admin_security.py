@@ -162,3 +162,8 @@ async def test_no_change_without_a_token_on_the_console_pages(operator, path):
     response = await operator.post(path, data={"op": "assign"})
     assert response.status_code == 403
     assert (await operator.get("/admin/users")).status_code == 200  # still signed in
+
+
+async def test_a_token_of_any_text_is_refused_not_a_server_error(operator):
+    response = await operator.post("/admin/users", data={"op": "assign", "csrf_token": "ж" * 64})
+    assert response.status_code == 403
