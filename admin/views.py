@@ -166,6 +166,7 @@ def form_errors(func: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[
 
 
 class TariffAdmin(ConsoleView, model=Tariff):
+    name = "Tariff"
     name_plural = "Tariffs"
     icon = "fa-solid fa-tags"
     column_list = [Tariff.id, Tariff.name, Tariff.price, Tariff.currency, Tariff.is_active]
@@ -247,6 +248,7 @@ def confirmed(message: str, label: str) -> Callable:
 
 
 class PromocodeAdmin(ConsoleView, model=Promocode):
+    name = "Promo code"
     name_plural = "Promo codes"
     icon = "fa-solid fa-ticket"
     column_list = [
@@ -410,6 +412,7 @@ def group_cell(model: Any, attribute: str) -> Markup:
 
 
 class GroupAdmin(ConsoleView, model=UserGroup):
+    name = "User group"
     name_plural = "User groups"
     icon = "fa-solid fa-users"
     column_list = [UserGroup.id, UserGroup.name, UserGroup.description, UserGroup.created_at]
@@ -459,6 +462,7 @@ PICK_USERS = "newest 1000 users; to find one by email, use Users or the group's 
 
 
 class GroupMemberAdmin(ConsoleView, model=GroupMember):
+    name = "Group member"
     name_plural = "Group members"
     icon = "fa-solid fa-user-plus"
     column_list = [GroupMember.group_id, GroupMember.user_id, GroupMember.added_at]
@@ -493,6 +497,7 @@ class GroupMemberAdmin(ConsoleView, model=GroupMember):
 
 
 class AssignmentAdmin(ConsoleView, model=PromocodeAssignment):
+    name = "Assignment"
     name_plural = "Assignments"
     icon = "fa-solid fa-link"
     column_list = [
@@ -554,6 +559,7 @@ class AssignmentAdmin(ConsoleView, model=PromocodeAssignment):
 
 
 class PurchaseAdmin(ReadOnlyView, model=Purchase):
+    name = "Purchase"
     name_plural = "Purchases"
     icon = "fa-solid fa-cart-shopping"
     column_list = [
@@ -620,6 +626,7 @@ def batch_cell(model: Any, attribute: str) -> Markup:
 
 
 class BatchAdmin(ReadOnlyView, model=PromocodeBatch):
+    name = "Generated batch"
     name_plural = "Generated batches"
     icon = "fa-solid fa-boxes-stacked"
     column_list = [

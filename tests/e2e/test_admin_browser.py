@@ -117,6 +117,7 @@ async def test_an_operator_runs_a_promotion_in_a_real_browser(platform, page, sh
     await page.select_option("#discount_type", "percent")
     await page.fill("#value", "25")
     await page.select_option("#audience", "assigned")
+    await shot("admin-code-form")
     await page.get_by_role("button", name="Save", exact=True).click()
     await page.wait_for_url(re.compile(r"/admin/promocode/list"))
     await page.get_by_role("link", name=code_text).click()

@@ -128,6 +128,12 @@ async def test_the_cookie_is_http_only_and_same_site(platform):
     assert response.headers["x-frame-options"] == "DENY"
 
 
+async def test_a_get_of_sign_out_only_asks(operator):
+    page = await operator.get("/admin/logout")
+    assert page.status_code == 200 and 'method="post"' in page.text
+    assert (await operator.get("/admin/users")).status_code == 200
+
+
 async def test_signing_out_ends_the_tokens_at_auth(platform, operator):
     sid = cookie_payload(operator)["sid"]
     redis = get_redis(get_settings().redis_url)
