@@ -29,9 +29,18 @@ from loyalty.domain.enums import UserStatus
 from loyalty.read.postgres import AttemptFilter
 from loyalty.schemas import AssignmentRequest, MembersRequest
 
+# Where the buyer is told less than the operator may know (API.md: a code assigned to others
+# answers `promocode_not_found`), the operator reads what really happened.
+OPERATOR_WORDS = {
+    "promocode_not_assigned": "The code is only for assigned users and groups, and this user "
+    "is not one of them (the buyer was told: no such promo code)",
+}
+
 
 def reason_words(code: str) -> str:
     """A rejection reason's code in plain words (the message its error class carries)."""
+    if code in OPERATOR_WORDS:
+        return OPERATOR_WORDS[code]
     error = ERROR_CODES.get(code)
     return error.message if error else code.replace("_", " ")
 

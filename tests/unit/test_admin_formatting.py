@@ -84,3 +84,10 @@ def test_a_code_that_never_discounts_is_named_so():
     assert "nothing off" in never_discounts(_terms(tariff_ids=[1]), prices)
     over = _terms(discount_type="percent", value=10, valid_until=datetime.now(UTC))
     assert "already over" in never_discounts(over, prices)
+
+
+def test_an_operator_reads_the_real_reason_where_the_buyer_is_told_less():
+    from admin.pages import reason_words
+
+    assert reason_words("promocode_expired") == "This promo code has expired"
+    assert "only for assigned users" in reason_words("promocode_not_assigned")
