@@ -46,7 +46,7 @@ async def page():
         )
         context = await browser.new_context(viewport={"width": 1440, "height": 1000})
         page = await context.new_page()
-        page.set_default_timeout(15_000)
+        page.set_default_timeout(30_000)  # a shared, busy machine
         yield page
         await browser.close()
 
@@ -60,6 +60,14 @@ def shot(page, images):
         await page.screenshot(path=str(images / f"{name}.png"), full_page=True)
 
     return take
+
+
+async def open_form(page, url: str, field: str) -> None:
+    """Opens a form page; if the field is not there, fails saying where the browser is."""
+    await page.goto(url)
+    if await page.locator(field).count() == 0:
+        text = (await page.locator("body").inner_text())[:500]
+        raise AssertionError(f"no {field} at {page.url}: {text}")
 
 
 async def sign_in(page, admin_url: str) -> None:
@@ -104,7 +112,7 @@ async def test_an_operator_runs_a_promotion_in_a_real_browser(platform, page, sh
     await sign_in(page, admin)
 
     # A tariff, priced in roubles.
-    await page.goto(f"{admin}/admin/tariff/create")
+    await open_form(page, f"{admin}/admin/tariff/create", "#name")
     await page.fill("#name", tariff_name)
     await page.fill("#price", "399.00")
     await page.get_by_role("button", name="Save", exact=True).click()
@@ -112,7 +120,7 @@ async def test_an_operator_runs_a_promotion_in_a_real_browser(platform, page, sh
     assert await page.get_by_text("399.00 ₽").first.is_visible()
 
     # A code for assigned users only: 25% off, empty Valid From (= now).
-    await page.goto(f"{admin}/admin/promocode/create")
+    await open_form(page, f"{admin}/admin/promocode/create", "#code")
     await page.fill("#code", code_text)
     await page.select_option("#discount_type", "percent")
     await page.fill("#value", "25")
@@ -125,7 +133,7 @@ async def test_an_operator_runs_a_promotion_in_a_real_browser(platform, page, sh
     code_url = page.url
 
     # A group, its members picked by email.
-    await page.goto(f"{admin}/admin/user-group/create")
+    await open_form(page, f"{admin}/admin/user-group/create", "#name")
     await page.fill("#name", group_name)
     await page.get_by_role("button", name="Save", exact=True).click()
     await page.wait_for_url(re.compile(r"/admin/user-group/list"))
