@@ -29,4 +29,4 @@ CMD ["python", "-m", "loadtest", "--help"]
 FROM base AS app
 USER app
 EXPOSE 8001 8002 8003 8004
-CMD ["python", "-m", "uvicorn", "command_api.app:app", "--host", "0.0.0.0", "--port", "8002", "--proxy-headers", "--forwarded-allow-ips", "*"]
+CMD ["python", "-m", "uvicorn", "command_api.app:app", "--host", "0.0.0.0", "--port", "8002", "--no-proxy-headers", "--no-access-log"]

@@ -40,10 +40,18 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
+# Against a RUNNING stack (`make run`): `make loadtest PROFILE=promotion USERS=200 RUN_TIME=60`.
+# PROFILE is day (default), promotion or mixed; the others default to the profile's own;
+# RATE caps the tasks per second in all; OUT keeps the CSV, HTML report and plot there.
+PROFILE ?= day
+LOADTEST_ARGS = --profile $(PROFILE) $(if $(USERS),--users $(USERS)) \
+	$(if $(SPAWN_RATE),--spawn-rate $(SPAWN_RATE)) $(if $(RUN_TIME),--run-time $(RUN_TIME)) \
+	$(if $(RATE),--rate $(RATE)) $(if $(OUT),--out-dir $(OUT))
 loadtest: $(STAMP)
-	$(PY) -m loadtest
+	$(PY) -m loadtest $(LOADTEST_ARGS)
 
-# The read benchmark drives its load with wrk (Debian's package), installed here when missing.
+# The read benchmark drives its load with wrk (Debian's package), installed here when missing;
+# the mixed load (tests/benchmarks/test_mixed_load.py) with Locust, profile mixed.
 benchmark: setup-test
 	command -v wrk >/dev/null || apt-get install -y -q wrk || (apt-get update -q && apt-get install -y -q wrk)
 	$(PY) -m pytest -m benchmark -s -p no:randomly tests/benchmarks

@@ -25,11 +25,4 @@ async def current_session(request: Request, principal: CurrentPrincipal) -> Sess
     return Session(principal, uuid.UUID(family_id) if family_id else None)
 
 
-def client_address(request: Request) -> str:
-    # uvicorn puts the gateway's X-Forwarded-For here when the request comes from a trusted
-    # proxy (FORWARDED_ALLOW_IPS), so this is the user's address, not nginx's.
-    return request.client.host if request.client else "unknown"
-
-
 CurrentSession = Annotated[Session, Depends(current_session)]
-ClientAddress = Annotated[str, Depends(client_address)]

@@ -46,6 +46,10 @@ class EmailTaken(AuthError, code="email_taken", status_code=409):
     message = "An account with this email already exists"
 
 
+class TooManyRegistrations(TooManyAttempts):
+    message = "Too many registrations from this address; try again later"
+
+
 class UserNotFound(AuthError, code="user_not_found", status_code=404):
     message = "No account with this id"
 

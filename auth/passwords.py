@@ -21,6 +21,8 @@ pwd_context = CryptContext(
 )
 # Verified against when the email is unknown, so the answer takes as long as for a real user.
 DUMMY_HASH = pwd_context.hash("dummy-password-for-timing")
+# What a deleted account keeps instead of its hash: no password matches it.
+NO_PASSWORD = "!"
 
 
 def normalised(password: str) -> str:
@@ -50,10 +52,10 @@ def password_problems(password: str, email: str | None = None) -> list[str]:
 def verify_password(password: str, password_hash: str | None) -> tuple[bool, str | None]:
     """(matches, new hash when the stored one should be upgraded).
 
-    Without a stored hash (unknown account) the dummy hash is checked instead, so the answer
-    costs the same time and never matches.
+    Without a stored hash (unknown account, or `NO_PASSWORD` of a deleted one) the dummy hash
+    is checked instead, so the answer costs the same time and never matches.
     """
-    if password_hash is None:
+    if password_hash is None or password_hash == NO_PASSWORD:
         pwd_context.verify(normalised(password), DUMMY_HASH)
         return False, None
     return pwd_context.verify_and_update(normalised(password), password_hash)

@@ -3,7 +3,7 @@ import uuid
 from fastapi import APIRouter, Response
 
 from auth import service
-from auth.deps import ClientAddress, CurrentSession
+from auth.deps import CurrentSession
 from auth.schemas import (
     Credentials,
     DeleteRequest,
@@ -15,6 +15,7 @@ from auth.schemas import (
     Registration,
     TokenPairOut,
 )
+from core.addresses import ClientAddress
 from core.security import CurrentOperator, CurrentPrincipal
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
@@ -32,11 +33,13 @@ def _pair(pair: service.TokenPair, response: Response) -> TokenPairOut:
 
 
 @router.post("/user_registration", status_code=201, response_model=RegisteredUser)
-async def user_registration(body: Registration) -> RegisteredUser:
+async def user_registration(body: Registration, address: ClientAddress) -> RegisteredUser:
     """Creates an account; the loyalty side learns of it through `user.registered`.
 
-    Passwords: 8 to 128 characters, not only digits, not the email (422 `weak_password`)."""
-    user = await service.register(body.email, body.password)
+    Passwords: 8 to 128 characters, not only digits, not the email (422 `weak_password`).
+    429 `too_many_attempts` with `Retry-After` after too many registrations from this
+    address."""
+    user = await service.register(body.email, body.password, address)
     return RegisteredUser(id=user.id, email=user.email)
 
 
@@ -45,7 +48,9 @@ async def login(body: Credentials, address: ClientAddress, response: Response) -
     """An access token (15 minutes) and a refresh token (30 days).
 
     401 `invalid_credentials`; 403 `account_blocked`; 429 `too_many_attempts` with
-    `Retry-After` after too many failures for this email or from this address."""
+    `Retry-After`: this address failed too often for this email (that address alone is
+    locked out of it) or for any email, or this email failed often from anywhere and waits a
+    few seconds after each failure (docs/security.md)."""
     return _pair(await service.login(body.email, body.password, address), response)
 
 

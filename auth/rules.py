@@ -33,6 +33,20 @@ def login_refusal(status: str) -> AuthError | None:
     return None
 
 
+def login_backoff_seconds(failures: int, after: int, cap: int) -> int:
+    """How long after its latest failed login an email waits before the next attempt: nothing
+    below `after` failures in the window, then 1, 2, 4, ... seconds, never more than `cap`."""
+    if failures < after:
+        return 0
+    return min(2 ** min(failures - after, 32), cap)
+
+
+def tombstone_email(user_id: uuid.UUID) -> str:
+    """What a deleted account keeps instead of its email: unique, not personal, and never a
+    deliverable address (`.invalid`, RFC 2606), so the email may be registered again."""
+    return f"{user_id}@deleted.invalid"
+
+
 def ensure_may_change_status(
     actor_id: uuid.UUID, actor_role: str, target_id: uuid.UUID, target_role: str, status: str
 ) -> None:

@@ -21,11 +21,12 @@ from auth.errors import (
 )
 from auth.models import RefreshToken, User
 from auth.passwords import (
+    NO_PASSWORD,
     hash_password_async,
     password_problems,
     verify_password_async,
 )
-from auth.ratelimit import LoginLimiter
+from auth.ratelimit import LoginLimiter, RegistrationLimiter
 from auth.revocation import revoke_access_token, revoke_all_access_tokens
 from auth.tokens import issue_access_token, new_refresh_token, refresh_token_hash
 from auth.uow import AuthUnitOfWork, auth_uow
@@ -75,9 +76,11 @@ def ensure_password_policy(password: str, email: str) -> None:
         raise WeakPassword(problems)
 
 
-async def register(email: str, password: str) -> User:
+async def register(email: str, password: str, client_address: str) -> User:
     email = normalize_email(email)
     ensure_password_policy(password, email)
+    # Counted before the insert: a taken email counts too (probing which emails exist).
+    await RegistrationLimiter(_redis(), get_auth_settings()).count(client_address)
     user = User(email=email, password_hash=await hash_password_async(password))
     async with auth_uow() as uow:
         await uow.users.add(user)
@@ -125,7 +128,7 @@ async def login(email: str, password: str, client_address: str) -> TokenPair:
             user.password_hash = upgraded_hash
         pair = _start_or_extend_family(uow, user, uuid.uuid4())
         await uow.commit()
-    await limiter.forget_failures(email)
+    await limiter.forget_failures(email, client_address)
     return pair
 
 
@@ -180,6 +183,9 @@ async def _existing_user(uow: AuthUnitOfWork, user_id: uuid.UUID) -> User:
 
 
 async def delete_account(principal: Principal, password: str) -> None:
+    """Soft-deletes the account and anonymises it: the row stays as a tombstone (its id is
+    what the loyalty side and the refresh tokens know) without the email or the password
+    hash, so the email may be registered again as a new account."""
     async with auth_uow() as uow:
         user = await _existing_user(uow, principal.user_id)
         matches, _ = await verify_password_async(password, user.password_hash)
@@ -189,6 +195,7 @@ async def delete_account(principal: Principal, password: str) -> None:
             return
         now = utcnow()
         user.status, user.deleted_at = rules.DELETED, now
+        user.email, user.password_hash = rules.tombstone_email(user.id), NO_PASSWORD
         await uow.refresh_tokens.revoke_all_of_user(user.id, now)
         uow.emit(AUTH_USERS, USER_DELETED, user.id, user_event_payload(user, now))
         await revoke_all_access_tokens(_redis(), user.id, get_settings())

@@ -17,7 +17,14 @@ from core.security import CurrentOperator, CurrentPrincipal, Principal
 from loyalty.handlers import Context, default_context
 from loyalty.purchasing import idempotency
 
-ContextDep = Annotated[Context, Depends(default_context)]
+
+# Every dependency here is `async def`: FastAPI runs a plain `def` one in a worker thread, a
+# hop per dependency per request that the hot path cannot afford.
+async def context() -> Context:
+    return default_context()
+
+
+ContextDep = Annotated[Context, Depends(context)]
 IdempotencyKey = Annotated[
     str | None,
     Header(
@@ -81,17 +88,17 @@ class IdempotentCall(Call):
             raise
 
 
-def buyer_call(principal: CurrentPrincipal, ctx: ContextDep) -> Call:
+async def buyer_call(principal: CurrentPrincipal, ctx: ContextDep) -> Call:
     return Call(principal, ctx)
 
 
-def idempotent_buyer_call(
+async def idempotent_buyer_call(
     principal: CurrentPrincipal, ctx: ContextDep, key: IdempotencyKey = None
 ) -> IdempotentCall:
     return IdempotentCall(principal, ctx, key)
 
 
-def operator_call(operator: CurrentOperator, ctx: ContextDep) -> Call:
+async def operator_call(operator: CurrentOperator, ctx: ContextDep) -> Call:
     return Call(operator, ctx)
 
 

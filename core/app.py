@@ -1,6 +1,5 @@
 """The FastAPI factory every HTTP process uses: logging, Sentry, errors, /health."""
 
-import logging
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager, suppress
 from http import HTTPStatus
@@ -18,15 +17,12 @@ from core.errors import (
     ERROR_CODES,
     HTTP_ERRORS,
     AppError,
-    InternalError,
     PayloadTooLarge,
     ValidationFailed,
-    error_body,
 )
 from core.health import health_router, service_checks
 from core.logging import setup_logging
-
-log = logging.getLogger(__name__)
+from core.observability import RequestObserver, error_answer, error_response, metrics_router
 
 
 def create_app(
@@ -38,15 +34,19 @@ def create_app(
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | None = None,
 ) -> FastAPI:
     """The app of one HTTP process: `service` names it in logs and Sentry, `/health` checks
-    its database (`database_url`) and Redis, then come the `routers`."""
+    its database (`database_url`) and Redis, `/metrics` shows its figures
+    (`core.observability`), then come the `routers`."""
     settings = get_settings()
     setup_logging(settings, service)
     app = FastAPI(title=title, description=description, lifespan=lifespan)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(HeadAsGet)
+    # Outermost: the request id is known to everything inside, unexpected errors end here.
+    app.add_middleware(RequestObserver)
     install_error_handlers(app)
     document_error_codes(app)
     app.include_router(health_router(service_checks(database_url)))
+    app.include_router(metrics_router())
     for router in routers:
         app.include_router(router)
     return app
@@ -65,7 +65,7 @@ class BodyLimit:
             return
         declared = dict(scope["headers"]).get(b"content-length", b"0")
         if not declared.isdigit() or int(declared) > self.max_bytes:
-            await _json(PayloadTooLarge())(scope, receive, send)
+            await error_response(PayloadTooLarge())(scope, receive, send)
             return
         received, cut_off, started = 0, False, False
 
@@ -88,7 +88,7 @@ class BodyLimit:
         with suppress(PayloadTooLarge):
             await self.app(scope, limited, unless_cut_off)
         if cut_off and not started:
-            await _json(PayloadTooLarge())(scope, receive, send)
+            await error_response(PayloadTooLarge())(scope, receive, send)
 
 
 class HeadAsGet:
@@ -107,17 +107,15 @@ class HeadAsGet:
                 message = {**message, "body": b""}
             await send(message)
 
-        await self.app({**scope, "method": "GET"}, receive, send_headers_only)
-
-
-def _json(error: AppError) -> JSONResponse:
-    return JSONResponse(error.body(), status_code=error.status_code, headers=error.headers)
+        # Changed in place, so what routing adds to the scope (the route) is seen outside.
+        scope["method"] = "GET"
+        await self.app(scope, receive, send_headers_only)
 
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def _app_error(_: Request, exc: AppError) -> JSONResponse:
-        return _json(exc)
+        return error_response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -125,21 +123,16 @@ def install_error_handlers(app: FastAPI) -> None:
             {"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")}
             for e in exc.errors()
         ]
-        return _json(ValidationFailed(details={"errors": errors}))
+        return error_response(ValidationFailed(details={"errors": errors}))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         known = HTTP_ERRORS.get(exc.status_code)
         code = known.code if known else f"http_{exc.status_code}"
         message = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
-        return JSONResponse(
-            error_body(code, message), status_code=exc.status_code, headers=exc.headers
-        )
+        return error_answer(code, message, exc.status_code, headers=exc.headers)
 
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return _json(InternalError())
+    # Unexpected exceptions are logged, reported and answered 500 by RequestObserver.
 
 
 def document_error_codes(app: FastAPI) -> None:

@@ -3,7 +3,7 @@
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import model_validator
+from pydantic import field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -20,6 +20,9 @@ class Settings(BaseSettings):
     redis_url: str = "redis://127.0.0.1:6379/0"
     sentry_dsn: str = ""
     log_level: str = "INFO"
+    # The proxies whose X-Forwarded-For is believed (`core.addresses`): addresses or CIDR
+    # blocks, comma-separated. Empty: nobody, the socket's peer is the client.
+    trusted_proxies: str = ""
 
     # Tokens: auth signs with the private key; every other service holds the public key only.
     jwt_private_key: str = ""
@@ -47,6 +50,14 @@ class Settings(BaseSettings):
     stream_max_deliveries: int = 5
     outbox_poll_seconds: float = 1.0
     reaper_interval_seconds: float = 10.0
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_networks(cls, value: str) -> str:
+        from core.addresses import parse_networks
+
+        parse_networks(value)  # a typo refuses to start rather than trusting nobody silently
+        return value
 
     @property
     def is_development(self) -> bool:

@@ -11,13 +11,14 @@ def get_engine(url: str, *, pool_size: int = 10, read_only: bool = False) -> Asy
     """`read_only` engines run every transaction read only (`default_transaction_read_only`),
     so nothing on the read side can write to Postgres."""
     server_settings = {"default_transaction_read_only": "on"} if read_only else {}
-    # pool_pre_ping replaces connections Postgres dropped, so a restart of the database
-    # costs failed requests only while it is down, never a restart of the process.
+    # No ping before each checkout (a round trip per transaction): a connection Postgres
+    # dropped fails its statement, and that disconnect makes the pool discard every
+    # connection it holds, so a restart of the database costs the requests in flight then,
+    # never a restart of the process.
     return create_async_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
         pool_recycle=1800,
         connect_args={
             "timeout": 5,

@@ -41,22 +41,42 @@ class SlidingWindowLimiter:
         """Seconds until the subject may try again, or None when it is under the limit."""
         now = self.clock()
         key = self.key(subject)
+        in_window = f"({now - self.window_seconds}"  # newer than the window's start
         try:
-            async with self.redis.pipeline(transaction=True) as pipe:
-                pipe.zremrangebyscore(key, "-inf", now - self.window_seconds)
-                pipe.zcard(key)
-                # The failure whose leaving brings the count under the limit.
-                pipe.zrange(key, -self.limit, -self.limit, withscores=True)
-                _, count, deciding = await pipe.execute()
+            # Read only, one command: the check runs before every attempt (a buyer's use
+            # included), and a subject with no failures has no key at all.
+            count = await self.redis.zcount(key, in_window, "+inf")
+            if count < self.limit:
+                return None
+            # The failure whose leaving brings the count under the limit.
+            deciding = await self.redis.zrevrangebyscore(
+                key, "+inf", in_window, start=self.limit - 1, num=1, withscores=True
+            )
         except RedisError:
             if not self.fail_open:
                 raise
             self._warn("letting the attempt through")
             return None
-        if count < self.limit:
-            return None
         deciding_at = deciding[0][1] if deciding else now
         return max(math.ceil(deciding_at + self.window_seconds - now), 1)
+
+    async def recent(self, subject: str) -> tuple[int, float | None]:
+        """(failures in the window, the time of the latest one or None); (0, None) when a
+        fail-open limiter cannot reach Redis."""
+        now = self.clock()
+        key = self.key(subject)
+        try:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.zremrangebyscore(key, "-inf", now - self.window_seconds)
+                pipe.zcard(key)
+                pipe.zrange(key, -1, -1, withscores=True)
+                _, count, latest = await pipe.execute()
+        except RedisError:
+            if not self.fail_open:
+                raise
+            self._warn("letting the attempt through")
+            return 0, None
+        return count, (latest[0][1] if latest else None)
 
     async def note_failure(self, subject: str) -> None:
         now = self.clock()

@@ -1,8 +1,10 @@
-"""`python -m loadtest` (`make loadtest`): seed, run Locust headless for a bounded time
-against a RUNNING stack, print the table, exit 1 when an SLO is missed.
+"""`python -m loadtest` (`make loadtest`): seed, run one load profile with Locust headless
+for a bounded time against a RUNNING stack, print the table, write the CSV, the HTML report
+and the latency plot (PNG), exit 1 when an SLO is missed.
 
+Profiles: day (the default), promotion, mixed; see loadtest/profiles.py.
 Exit codes: 0 every SLO met; 1 an SLO missed; 2 the run could not happen (stack down, seed
-refused).
+refused, Locust wrote nothing).
 """
 
 import argparse
@@ -10,16 +12,35 @@ import os
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
-from loadtest.seed import DEMO_OPERATOR_EMAIL, DEMO_OPERATOR_PASSWORD, SeedError, seed
-from loadtest.slo import Slo, judge, read_locust_failures, read_locust_stats, render_table
-from loadtest.targets import ENV_SEED_FILE, Targets
+from loadtest.plot import plot_history
+from loadtest.profiles import PROFILES, Profile
+from loadtest.seed import (
+    DEMO_OPERATOR_EMAIL,
+    DEMO_OPERATOR_PASSWORD,
+    HOT_CODE_USES,
+    SeedError,
+    seed,
+)
+from loadtest.slo import (
+    EndpointStats,
+    Slo,
+    judge,
+    read_locust_failures,
+    read_locust_stats,
+    render_table,
+)
+from loadtest.targets import ENV_SEED_FILE, ENV_TASK_RATE, Targets
 
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
 ROOT = LOCUSTFILE.parent.parent
+CSV_PREFIX = "locust"  # Locust's files: locust_stats.csv, locust_stats_history.csv, ...
+HTML_REPORT = "report.html"
+PLOT = "latency.png"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -29,18 +50,50 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     target.add_argument("--command-url", default=Targets.command)
     target.add_argument("--query-url", default=Targets.query)
     target.add_argument("--gateway", help="one URL for everything, e.g. http://127.0.0.1:8000")
-    load = parser.add_argument_group("load")
-    load.add_argument("--users", type=int, default=50, help="concurrent Locust users")
-    load.add_argument("--spawn-rate", type=float, default=10, help="users started per second")
-    load.add_argument("--run-time", type=int, default=60, help="seconds of load")
+    load = parser.add_argument_group("load (unset: the profile's own)")
+    load.add_argument(
+        "--profile",
+        choices=PROFILES,
+        default="day",
+        # argparse %-formats help: the summaries' "70%" must be written "70%%"
+        help="; ".join(f"{p.name}: {p.summary}" for p in PROFILES.values()).replace("%", "%%"),
+    )
+    load.add_argument("--users", type=int, help="concurrent Locust users")
+    load.add_argument("--spawn-rate", type=float, help="users started per second")
+    load.add_argument("--run-time", type=int, help="seconds of load")
+    load.add_argument(
+        "--rate",
+        type=float,
+        help="tasks per second in all, split evenly over the users (replaces think time; "
+        "a task is one user action, e.g. a use then its confirm); an upper bound",
+    )
+    load.add_argument(
+        "--hot-code-uses",
+        type=int,
+        default=HOT_CODE_USES,
+        help="max_uses of the hot code (0: unlimited)",
+    )
     load.add_argument("--operator-email", default=DEMO_OPERATOR_EMAIL)
     load.add_argument("--operator-password", default=DEMO_OPERATOR_PASSWORD)
-    load.add_argument("--csv-dir", type=Path, help="where Locust writes its CSV (default: temp)")
+    load.add_argument(
+        "--out-dir",
+        "--csv-dir",
+        dest="out_dir",
+        type=Path,
+        help="where the CSV, the HTML report and the plot go (default: a new temp directory)",
+    )
     slo = parser.add_argument_group("SLO")
     slo.add_argument("--p95-ms", type=float, default=Slo.p95_ms)
     slo.add_argument("--p99-ms", type=float, default=Slo.p99_ms)
     slo.add_argument("--max-error-rate", type=float, default=Slo.max_error_rate)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    profile: Profile = PROFILES[args.profile]
+    args.users = args.users or profile.users
+    args.spawn_rate = args.spawn_rate or profile.spawn_rate
+    args.run_time = args.run_time or profile.run_time
+    if args.rate is not None and args.rate <= 0:
+        parser.error("--rate must be positive")
+    return args
 
 
 def targets_of(args: argparse.Namespace) -> Targets:
@@ -62,9 +115,8 @@ def unhealthy(targets: Targets) -> list[str]:
     return problems
 
 
-def run_locust(args: argparse.Namespace, targets: Targets, seed_file: Path, csv_dir: Path) -> int:
-    prefix = csv_dir / "locust"
-    command = [
+def locust_command(args: argparse.Namespace, targets: Targets, out_dir: Path) -> list[str]:
+    return [
         sys.executable,
         "-m",
         "locust",
@@ -83,25 +135,57 @@ def run_locust(args: argparse.Namespace, targets: Targets, seed_file: Path, csv_
         "--stop-timeout",
         "10",
         "--csv",
-        str(prefix),
+        str(out_dir / CSV_PREFIX),
+        "--csv-full-history",
+        "--html",
+        str(out_dir / HTML_REPORT),
         "--loglevel",
         os.environ.get("LOCUST_LOGLEVEL", "WARNING"),
+        *PROFILES[args.profile].user_classes,
     ]
+
+
+def run_locust(args: argparse.Namespace, targets: Targets, seed_file: Path, out_dir: Path) -> int:
+    command = locust_command(args, targets, out_dir)
     env = {**os.environ, **targets.as_env(), ENV_SEED_FILE: str(seed_file)}
+    env.pop(ENV_TASK_RATE, None)
+    if args.rate:
+        env[ENV_TASK_RATE] = str(args.rate / args.users)
+    pace = f", at most {args.rate:g} tasks/s" if args.rate else ""
     print(
-        f"[loadtest] {args.users} users for {args.run_time} s against "
-        f"{targets.auth} {targets.command} {targets.query}",
+        f"[loadtest] profile {args.profile}: {args.users} users (spawn rate {args.spawn_rate:g}/s)"
+        f" for {args.run_time} s{pace} against {targets.auth} {targets.command} {targets.query}",
         flush=True,
     )
-    with (csv_dir / "locust.out").open("wb") as output:
+    with (out_dir / "locust.out").open("wb") as output:
         finished = subprocess.run(
             command, env=env, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT, check=False
         )
     return finished.returncode
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+@dataclass
+class Outcome:
+    """What a run ended with: the exit code, where its files are, Locust's statistics."""
+
+    code: int
+    out_dir: Path | None = None
+    endpoints: list[EndpointStats] = field(default_factory=list)
+    total: EndpointStats | None = None
+
+
+def plot(args: argparse.Namespace, out_dir: Path, slo: Slo) -> Path | None:
+    history = out_dir / f"{CSV_PREFIX}_stats_history.csv"
+    if not history.exists():
+        return None
+    title = (
+        f"{args.profile}: {args.users} users, {args.run_time} s - p50/p95/p99 per endpoint "
+        f"(Locust's sliding ~10 s window)"
+    )
+    return plot_history(history, out_dir / PLOT, title, slo.p95_ms)
+
+
+def execute(args: argparse.Namespace) -> Outcome:
     targets = targets_of(args)
     slo = Slo(args.p95_ms, args.p99_ms, args.max_error_rate)
     problems = unhealthy(targets)
@@ -109,38 +193,55 @@ def main(argv: list[str] | None = None) -> int:
         print(
             "[loadtest] the stack is not running (start it with `make run`):", *problems, sep="\n  "
         )
-        return 2
-    csv_dir = args.csv_dir or Path(tempfile.mkdtemp(prefix="loadtest-"))
-    csv_dir.mkdir(parents=True, exist_ok=True)
+        return Outcome(2)
+    out_dir = args.out_dir or Path(tempfile.mkdtemp(prefix=f"loadtest-{args.profile}-"))
+    out_dir.mkdir(parents=True, exist_ok=True)
     try:
-        data = seed(targets, args.users, args.operator_email, args.operator_password)
+        data = seed(
+            targets,
+            args.users,
+            args.operator_email,
+            args.operator_password,
+            hot_code_uses=args.hot_code_uses or None,
+        )
     except (SeedError, httpx.HTTPError) as exc:
         print(f"[loadtest] seeding failed: {exc}")
-        return 2
-    seed_file = csv_dir / "seed.json"
+        return Outcome(2, out_dir)
+    seed_file = out_dir / "seed.json"
     data.save(seed_file)
 
-    run_locust(args, targets, seed_file, csv_dir)
-    stats_csv = csv_dir / "locust_stats.csv"
+    run_locust(args, targets, seed_file, out_dir)
+    stats_csv = out_dir / f"{CSV_PREFIX}_stats.csv"
     if not stats_csv.exists():
-        print(f"[loadtest] Locust wrote no statistics; see {csv_dir / 'locust.out'}")
-        return 2
+        print(f"[loadtest] Locust wrote no statistics; see {out_dir / 'locust.out'}")
+        return Outcome(2, out_dir)
     endpoints, total = read_locust_stats(stats_csv)
     verdict = judge(endpoints, total, slo)
 
     print()
     print(render_table(endpoints, total, slo))
-    failures = read_locust_failures(csv_dir / "locust_failures.csv")
+    failures = read_locust_failures(out_dir / f"{CSV_PREFIX}_failures.csv")
     if failures:
         print("\nmost frequent failures:")
         for endpoint, error, occurrences in failures[:10]:
             print(f"  {occurrences:>6}  {endpoint}: {error[:160]}")
+    png = plot(args, out_dir, slo)
     print(
         f"\nSLO: p95 < {slo.p95_ms:.0f} ms, p99 <= {slo.p99_ms:.0f} ms, "
-        f"errors <= {slo.max_error_rate:.1%} per endpoint and overall; CSV in {csv_dir}"
+        f"errors <= {slo.max_error_rate:.1%} per endpoint and overall"
     )
+    print(f"[loadtest] results in {out_dir}:")
+    print(f"  CSV          {stats_csv.name}, {CSV_PREFIX}_stats_history.csv (every second), ")
+    print(f"               {CSV_PREFIX}_failures.csv, Locust's output in locust.out")
+    print(f"  HTML report  {out_dir / HTML_REPORT}")
+    print(f"  plot (PNG)   {png or 'not drawn: Locust wrote no history'}")
+    code = 0 if verdict.passed else 1
     if verdict.passed:
         print("[loadtest] PASS")
-        return 0
-    print("[loadtest] FAIL", *verdict.violations, sep="\n  ")
-    return 1
+    else:
+        print("[loadtest] FAIL", *verdict.violations, sep="\n  ")
+    return Outcome(code, out_dir, endpoints, total)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return execute(parse_args(argv)).code

@@ -1,6 +1,7 @@
 """Data for a load run, made through the public API only (API.md), so it works against any
-running stack: N buyers registered and logged in, an operator token, a tariff and two
-unlimited promo codes. Every name carries a run id, so runs never collide.
+running stack: N buyers registered and logged in, an operator token, a tariff, two unlimited
+promo codes for an ordinary day and one hot code for a promotion (a limit of uses far above
+what a run takes, no per-user limit). Every name carries a run id, so runs never collide.
 
 `python -m loadtest.seed --users 50 --out seed.json` writes what the Locust users read.
 """
@@ -23,6 +24,9 @@ DEMO_OPERATOR_PASSWORD = "admin-password-1"
 BUYER_PASSWORD = "load-test-pass-1"
 TARIFF_PRICE = 39_900
 SYNC_TIMEOUT_SECONDS = 30.0
+# The hot code's max_uses: a promotion's code is limited (the conditional update of a limited
+# code is the path under test), and a run of minutes at hundreds of uses/s stays far below.
+HOT_CODE_USES = 1_000_000
 
 
 class SeedError(RuntimeError):
@@ -35,6 +39,7 @@ class Buyer:
     email: str
     password: str
     access_token: str
+    refresh_token: str = ""
 
 
 @dataclass
@@ -44,9 +49,10 @@ class Seed:
     operator_password: str
     operator_token: str
     tariff_id: int
-    codes: list[str]
-    promocode_ids: list[int]
+    codes: list[str]  # the ordinary codes, unlimited
+    promocode_ids: list[int]  # every code of the run, the hot one included
     buyers: list[Buyer]
+    hot_code: str
 
     def save(self, path: Path) -> None:
         path.write_text(json.dumps(asdict(self), indent=1))
@@ -72,8 +78,13 @@ def expect(response: httpx.Response, status: int, what: str) -> dict:
 
 
 def login(client: httpx.Client, targets: Targets, email: str, password: str) -> str:
+    return sign_in(client, targets, email, password)["access_token"]
+
+
+def sign_in(client: httpx.Client, targets: Targets, email: str, password: str) -> dict:
+    """The token pair: `access_token`, `refresh_token`."""
     response = client.post(targets.auth_url("/login"), json={"email": email, "password": password})
-    return expect(response, 200, f"login {email}")["access_token"]
+    return expect(response, 200, f"login {email}")
 
 
 def register_buyer(client: httpx.Client, targets: Targets, email: str) -> Buyer:
@@ -81,8 +92,14 @@ def register_buyer(client: httpx.Client, targets: Targets, email: str) -> Buyer:
         targets.auth_url("/user_registration"), json={"email": email, "password": BUYER_PASSWORD}
     )
     user_id = expect(response, 201, f"register {email}")["id"]
-    token = login(client, targets, email, BUYER_PASSWORD)
-    return Buyer(id=user_id, email=email, password=BUYER_PASSWORD, access_token=token)
+    tokens = sign_in(client, targets, email, BUYER_PASSWORD)
+    return Buyer(
+        id=user_id,
+        email=email,
+        password=BUYER_PASSWORD,
+        access_token=tokens["access_token"],
+        refresh_token=tokens["refresh_token"],
+    )
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -90,9 +107,14 @@ def bearer(token: str) -> dict[str, str]:
 
 
 def create_catalogue(
-    client: httpx.Client, targets: Targets, operator_token: str, run_id: str
+    client: httpx.Client,
+    targets: Targets,
+    operator_token: str,
+    run_id: str,
+    hot_code_uses: int | None = HOT_CODE_USES,
 ) -> tuple[int, list[str], list[int]]:
-    """One tariff and two codes without use limits, so a long run never exhausts them."""
+    """One tariff, two codes without use limits (so a long run never exhausts them) and the
+    hot code, last: `hot_code_uses` uses (None: unlimited), none limited per user."""
     headers = bearer(operator_token)
     tariff = expect(
         client.post(
@@ -105,7 +127,12 @@ def create_catalogue(
     )
     now = datetime.now(UTC)
     codes, ids = [], []
-    for suffix, discount_type, value in (("PCT", "percent", 15), ("AMT", "amount", 5_000)):
+    shapes = (
+        ("PCT", "percent", 15, None),
+        ("AMT", "amount", 5_000, None),
+        ("HOT", "percent", 30, hot_code_uses),
+    )
+    for suffix, discount_type, value, max_uses in shapes:
         code = f"LT-{run_id}-{suffix}"
         body = {
             "code": code,
@@ -113,7 +140,7 @@ def create_catalogue(
             "value": value,
             "valid_from": (now - timedelta(minutes=5)).isoformat(),
             "valid_until": (now + timedelta(days=1)).isoformat(),
-            "max_uses": None,
+            "max_uses": max_uses,
             "per_user_limit": None,
             "tariff_ids": [],
             "audience": "everyone",
@@ -157,7 +184,9 @@ def wait_for_the_read_side(
         return response.status_code == 200
 
     def code_projected() -> bool:
-        response = client.get(targets.query_url("/get_active_promocodes"), headers=headers)
+        response = client.get(
+            targets.query_url("/get_active_promocodes?limit=200"), headers=headers
+        )
         return response.status_code == 200 and any(
             item.get("code") == code for item in response.json()
         )
@@ -172,17 +201,22 @@ def seed(
     operator_email: str = DEMO_OPERATOR_EMAIL,
     operator_password: str = DEMO_OPERATOR_PASSWORD,
     parallel: int = 4,
+    hot_code_uses: int | None = HOT_CODE_USES,
 ) -> Seed:
     run_id = uuid.uuid4().hex[:8].upper()
     with httpx.Client(timeout=30) as client:
         operator_token = login(client, targets, operator_email, operator_password)
-        tariff_id, codes, promocode_ids = create_catalogue(client, targets, operator_token, run_id)
-        say(f"run {run_id}: tariff {tariff_id}, codes {', '.join(codes)}")
+        tariff_id, all_codes, promocode_ids = create_catalogue(
+            client, targets, operator_token, run_id, hot_code_uses
+        )
+        *codes, hot_code = all_codes
+        uses = f"{hot_code_uses:,} uses" if hot_code_uses else "unlimited"
+        say(f"run {run_id}: tariff {tariff_id}, codes {', '.join(codes)}, hot {hot_code} ({uses})")
         emails = [f"load-{run_id.lower()}-{i}@example.com" for i in range(users)]
         with ThreadPoolExecutor(parallel) as pool:
             buyers = list(pool.map(lambda email: register_buyer(client, targets, email), emails))
         say(f"{len(buyers)} buyers registered and logged in")
-        wait_for_the_read_side(client, targets, buyers[-1], tariff_id, codes[0])
+        wait_for_the_read_side(client, targets, buyers[-1], tariff_id, hot_code)
     return Seed(
         run_id=run_id,
         operator_email=operator_email,
@@ -192,6 +226,7 @@ def seed(
         codes=codes,
         promocode_ids=promocode_ids,
         buyers=buyers,
+        hot_code=hot_code,
     )
 
 

@@ -18,11 +18,12 @@ DEFAULT_AUTH_URL = _local("auth")
 DEFAULT_COMMAND_URL = _local("command_api")
 DEFAULT_QUERY_URL = _local("query_api")
 
-# How the gate hands the targets and the seed file to the Locust process.
+# How the gate hands the targets, the seed file and the rate to the Locust process.
 ENV_AUTH_URL = "LOADTEST_AUTH_URL"
 ENV_COMMAND_URL = "LOADTEST_COMMAND_URL"
 ENV_QUERY_URL = "LOADTEST_QUERY_URL"
 ENV_SEED_FILE = "LOADTEST_SEED_FILE"
+ENV_TASK_RATE = "LOADTEST_TASKS_PER_SECOND_PER_USER"  # unset: each profile's own pace
 
 
 @dataclass(frozen=True)

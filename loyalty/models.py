@@ -18,6 +18,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.orm import configure_mappers
 from sqlmodel import Field, SQLModel
 
 from core.inbox import processed_events_table
@@ -243,3 +244,8 @@ class IdempotencyKey(LoyaltyModel, table=True):
     response_body: dict | None = Field(default=None, sa_column=Column(JSONB, nullable=True))
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
     expires_at: datetime = Field(sa_column=_ts())
+
+
+# Mapped now rather than on the first validated instance: the hot path builds rows with
+# `model_construct`, which does not configure the mappers that its attributes need.
+configure_mappers()

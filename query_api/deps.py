@@ -17,4 +17,9 @@ def get_read_side() -> ReadSide:
     return ReadSide(get_redis(settings.redis_url), read_only_engine(settings.loyalty_database_url))
 
 
-ReadSideDep = Annotated[ReadSide, Depends(get_read_side)]
+async def read_side() -> ReadSide:
+    """`async def`: FastAPI would run a plain `def` dependency in a worker thread."""
+    return get_read_side()
+
+
+ReadSideDep = Annotated[ReadSide, Depends(read_side)]

@@ -1,5 +1,6 @@
 """The processes of the platform and how to start each one (used by `make run` and e2e tests)."""
 
+import os
 import sys
 
 HTTP_SERVICES = {
@@ -9,8 +10,17 @@ HTTP_SERVICES = {
     "admin": ("admin.app:app", 8004),
 }
 
+# uvicorn processes per service, from the measurements in docs/performance.md ("Sizing");
+# `<SERVICE>_WORKERS` (AUTH_WORKERS, COMMAND_API_WORKERS, ...) overrides one.
+DEFAULT_WORKERS = {"auth": 1, "command_api": 1, "query_api": 1, "admin": 1}
 
-def http_command(app: str, port: int, host: str = "127.0.0.1") -> list[str]:
+
+def workers_of(service: str, env: dict[str, str] | None = None) -> int:
+    value = (os.environ if env is None else env).get(f"{service.upper()}_WORKERS")
+    return int(value) if value else DEFAULT_WORKERS[service]
+
+
+def http_command(app: str, port: int, host: str = "127.0.0.1", workers: int = 1) -> list[str]:
     return [
         sys.executable,
         "-m",
@@ -20,9 +30,14 @@ def http_command(app: str, port: int, host: str = "127.0.0.1") -> list[str]:
         host,
         "--port",
         str(port),
+        # The client address comes from core.addresses (TRUSTED_PROXIES), never from uvicorn
+        # reading X-Forwarded-For: by default it believes any such header from 127.0.0.1.
+        "--no-proxy-headers",
+        # core.observability writes one JSON access line per request instead.
         "--no-access-log",
         "--log-level",
         "warning",
+        *(["--workers", str(workers)] if workers > 1 else []),
     ]
 
 
@@ -32,7 +47,7 @@ def workers_command(*args: str) -> list[str]:
 
 def platform_commands(host: str = "127.0.0.1", port_offset: int = 0) -> dict[str, list[str]]:
     commands = {
-        name: http_command(app, port + port_offset, host)
+        name: http_command(app, port + port_offset, host, workers_of(name))
         for name, (app, port) in HTTP_SERVICES.items()
     }
     commands["workers"] = workers_command()

@@ -1,14 +1,23 @@
-"""Runs every process of the platform in the foreground with prefixed logs; Ctrl-C stops all."""
+"""Runs every process of the platform in the foreground with prefixed logs; Ctrl-C stops all.
+
+The processes listen on 127.0.0.1 with no proxy in front: TRUSTED_PROXIES stays empty (the
+default), so each caller is its own socket's address and an X-Forwarded-For is ignored.
+`make loadtest` registers all its buyers from this one address, so this local stack allows
+more registrations per address than auth's default (LOCAL_REGISTRATIONS_PER_ADDRESS, unless
+REGISTRATIONS_PER_ADDRESS is set).
+"""
 
 import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
-from scripts.processes import platform_commands
+from scripts.processes import HTTP_SERVICES, platform_commands, workers_of
 
+LOCAL_REGISTRATIONS_PER_ADDRESS = "1000"
 COLORS = ["\033[36m", "\033[35m", "\033[33m", "\033[32m", "\033[34m"]
 RESET = "\033[0m"
 
@@ -20,14 +29,27 @@ def pump(name: str, color: str, stream, width: int) -> None:
         sys.stdout.flush()
 
 
+def environment(name: str) -> dict[str, str]:
+    """A service with several uvicorn workers shares its metrics through a directory of its
+    own (prometheus-client's multiprocess mode), so /metrics counts every worker's requests."""
+    if name in HTTP_SERVICES and workers_of(name) > 1:
+        return {**os.environ, "PROMETHEUS_MULTIPROC_DIR": tempfile.mkdtemp(prefix=f"{name}-")}
+    return dict(os.environ)
+
+
 def main() -> int:
     host = os.environ.get("HOST", "127.0.0.1")
+    os.environ.setdefault("REGISTRATIONS_PER_ADDRESS", LOCAL_REGISTRATIONS_PER_ADDRESS)
     commands = platform_commands(host)
     width = max(map(len, commands))
     procs: dict[str, subprocess.Popen] = {}
     for i, (name, argv) in enumerate(commands.items()):
         procs[name] = subprocess.Popen(
-            argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
+            argv,
+            env=environment(name),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         threading.Thread(
             target=pump,

@@ -7,6 +7,7 @@ ports and routes are the ones of the public contract (API.md).
 
 import ast
 import importlib.util
+import ipaddress
 import json
 import re
 import shlex
@@ -16,8 +17,9 @@ import pytest
 import yaml
 
 from auth.config import AuthSettings
+from core.addresses import parse_networks
 from core.config import Settings
-from scripts.processes import HTTP_SERVICES
+from scripts.processes import HTTP_SERVICES, http_command
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = yaml.safe_load((ROOT / "compose.yml").read_text())
@@ -375,3 +377,40 @@ def test_gateway_overwrites_a_client_supplied_forwarded_for():
     conf = (ROOT / "deploy" / "nginx.conf").read_text()
     assert "proxy_set_header X-Forwarded-For $remote_addr;" in conf
     assert "$proxy_add_x_forwarded_for" not in conf
+
+
+# ---- who the client is -------------------------------------------------------------------
+
+
+def uvicorn_commands() -> dict[str, list[str]]:
+    commands = {name: as_argv(SERVICES[name]["command"]) for name in HTTP_SERVICE_OF}
+    default = dockerfile_stages()[""]
+    commands["Dockerfile"] = json.loads(next(r for kind, r in reversed(default) if kind == "CMD"))
+    commands["make run"] = http_command("auth.app:app", 8001)
+    return commands
+
+
+@pytest.mark.parametrize(
+    "name", ["auth", "command-api", "query-api", "admin", "Dockerfile", "make run"]
+)
+def test_uvicorn_never_takes_the_client_address_from_a_header(name):
+    # core.addresses alone reads X-Forwarded-For, and only from TRUSTED_PROXIES.
+    argv = uvicorn_commands()[name]
+    assert "--no-proxy-headers" in argv
+    assert "--forwarded-allow-ips" not in argv and "--proxy-headers" not in argv
+
+
+def test_the_services_trust_the_gateway_alone_at_its_fixed_address():
+    gateway = SERVICES["gateway"]["networks"]["default"]["ipv4_address"]
+    (pool,) = COMPOSE["networks"]["default"]["ipam"]["config"]
+    address = ipaddress.ip_address(gateway)
+    assert address in ipaddress.ip_network(pool["subnet"])
+    assert address not in ipaddress.ip_network(pool["ip_range"]), "another container could take it"
+    for name in [*HTTP_SERVICE_OF, "workers"]:
+        trusted = parse_networks(SERVICES[name]["environment"]["TRUSTED_PROXIES"])
+        assert trusted == (ipaddress.ip_network(gateway),), name
+
+
+def test_the_gateway_does_not_publish_metrics():
+    # /metrics answers on the service ports (127.0.0.1 and the compose network) only.
+    assert not any("/metrics".startswith(prefix) for prefix in nginx_locations())

@@ -6,6 +6,7 @@ transaction of its own after the main one rolled back, then the error is raised.
 """
 
 import uuid
+from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import NoReturn
 
@@ -136,13 +137,9 @@ async def apply_promocode(
     return QuoteOut(
         promocode=promo.code,
         tariff_id=tariff.id,
-        base_price=quote.base_price,
-        discount=quote.discount,
-        final_price=quote.final_price,
         currency=tariff.currency,
-        discount_type=quote.discount_type,
-        trial_days=quote.trial_days,
         valid_until=promo.valid_until,
+        **asdict(quote),
     )
 
 
@@ -156,44 +153,36 @@ async def take_use(
     reserved_until: datetime | None = None,
     claim: Claim | None = None,
 ) -> Purchase:
-    """Takes the user's use, records the purchase, then takes the code's use with its event
-    (conditional updates, in this order on every path so locks are always taken alike).
+    """Takes the user's use and the code's, with the purchase and its event, in one statement
+    (the same lock order on every path: the user's counter, then the code's row).
 
     A buyer's use is a pending purchase `reserved_until` a time; without one it is the
     operator's paid purchase. The answer for an Idempotency-Key `claim` is stored before the
     code's row is locked, and commits with the use."""
     status = PurchaseStatus.paid if reserved_until is None else PurchaseStatus.pending
     source = PurchaseSource.operator if reserved_until is None else PurchaseSource.user
-    user_uses = await uow.uses.take_user_use(promo.id, user_id, promo.per_user_limit)
-    if user_uses is None:
-        raise Rejected(errors.UserLimitReached, promo.id)
     quote = rules.price(promo.discount_type, promo.value, tariff.price)
-    purchase = await uow.purchases.add(
-        {
-            "id": uuid.uuid4(),
-            "user_id": user_id,
-            "tariff_id": tariff.id,
-            "promocode_id": promo.id,
-            "code": promo.code,
-            "status": status,
-            "base_price": quote.base_price,
-            "discount": quote.discount,
-            "final_price": quote.final_price,
-            "currency": tariff.currency,
-            "discount_type": quote.discount_type,
-            "trial_days": quote.trial_days,
-            "source": source,
-            "created_at": now,
-            "expires_at": reserved_until,
-            "paid_at": now if status is PurchaseStatus.paid else None,
-        }
+    purchase = Purchase.model_construct(  # our own values: no validation on the hot path
+        id=uuid.uuid4(),
+        user_id=user_id,
+        tariff_id=tariff.id,
+        promocode_id=promo.id,
+        code=promo.code,
+        status=status,
+        currency=tariff.currency,
+        source=source,
+        created_at=now,
+        expires_at=reserved_until,
+        paid_at=now if status is PurchaseStatus.paid else None,
+        **asdict(quote),
     )
     await _record(uow, claim, purchase, 201)
-    # The code's row is the hot one (every buyer of the code queues on it): take it last, in
-    # one statement with the purchase's event, so its lock is held only for it and the commit.
     event_type = events.PURCHASE_PAID if status is PurchaseStatus.paid else events.PURCHASE_RESERVED
-    payload = events.purchase_payload(purchase, events.Counters(user_uses=user_uses))
-    if await uow.uses.take_code_use(promo.id, uow.event(event_type, purchase.id, payload)) is None:
+    event = uow.event(event_type, purchase.id, events.purchase_payload(purchase))
+    counters = await uow.uses.take(purchase, promo.per_user_limit, event)
+    if counters.user_uses is None:
+        raise Rejected(errors.UserLimitReached, promo.id)
+    if counters.promocode_uses is None:
         raise Rejected(errors.PromocodeExhausted, promo.id)
     return purchase
 

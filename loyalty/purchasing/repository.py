@@ -10,10 +10,11 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, insert, literal, select, text, update
+from sqlalchemy import Select, TextClause, bindparam, func, insert, literal, select, text, update
+from sqlalchemy.dialects import postgresql
 
 from core.outbox import NOTIFY_CHANNEL, Event
-from core.repository import Repository
+from core.repository import M, Repository
 from loyalty.audience.repository import codes_assigned_to, users
 from loyalty.domain.enums import PurchaseStatus
 from loyalty.domain.events import Counters
@@ -26,40 +27,55 @@ user_uses = PromocodeUserUses.__table__
 purchases = Purchase.__table__
 attempts = PromocodeAttempt.__table__
 
-# One more use for this user if under the limit (NULL: unlimited); their uses after it, or
-# no row when the limit is reached. The row lock serialises one user's parallel calls.
-TAKE_USER_USE = text(
-    """
-    INSERT INTO promocode_user_uses AS u (promocode_id, user_id, uses)
-    VALUES (:promocode_id, :user_id, 1)
-    ON CONFLICT (promocode_id, user_id) DO UPDATE SET uses = u.uses + 1
-    WHERE CAST(:limit AS integer) IS NULL OR u.uses < CAST(:limit AS integer)
-    RETURNING uses
-    """
-)
-# The hot path's one statement on the code's row: one more use if any is left, and in the
-# same statement its event (the outbox row, with the counters after the use merged into the
-# payload) and the relay's wake-up. The row's lock is then held for this statement and the
-# commit only. No row back: the code was used up.
-TAKE_CODE_USE = text(
-    """
-    WITH taken AS (
-        UPDATE promocodes SET uses = uses + 1, version = version + 1
-        WHERE id = :id AND (max_uses IS NULL OR uses < max_uses)
-        RETURNING uses, version
-    ), announced AS (
-        INSERT INTO outbox (event_id, stream, type, aggregate_id, payload, occurred_at)
-        SELECT :event_id, :stream, :type, :aggregate_id,
-               CAST(:payload AS jsonb) || jsonb_build_object(
-                   'promocode_uses', taken.uses, 'promocode_version', taken.version),
-               :occurred_at
-        FROM taken
-        RETURNING id
+
+def _take_use() -> TextClause:
+    """The hot path's one statement (`TAKE_USE`), its purchase columns read off the table."""
+    columns = ", ".join(c.name for c in purchases.c)
+    values = ", ".join(
+        f"CAST(:{c.name} AS {c.type.compile(dialect=postgresql.dialect())})" for c in purchases.c
     )
-    SELECT taken.uses, taken.version, pg_notify(:channel, '') AS notified
-    FROM taken, announced
-    """
-)
+    # The names put in are the table's own, never a caller's.
+    return text(
+        f"""
+        WITH mine AS (
+            INSERT INTO promocode_user_uses AS u (promocode_id, user_id, uses)
+            VALUES (:promocode_id, :user_id, 1)
+            ON CONFLICT (promocode_id, user_id) DO UPDATE SET uses = u.uses + 1
+            WHERE CAST(:per_user_limit AS integer) IS NULL
+               OR u.uses < CAST(:per_user_limit AS integer)
+            RETURNING uses
+        ), taken AS (
+            UPDATE promocodes SET uses = uses + 1, version = version + 1
+            WHERE id = :promocode_id AND (max_uses IS NULL OR uses < max_uses)
+              AND EXISTS (SELECT FROM mine)
+            RETURNING uses, version
+        ), bought AS (
+            INSERT INTO purchases ({columns}) SELECT {values} FROM taken
+        ), announced AS (
+            INSERT INTO outbox (event_id, stream, type, aggregate_id, payload, occurred_at)
+            SELECT :event_id, :stream, :type, :aggregate_id,
+                   CAST(:payload AS jsonb) || jsonb_build_object(
+                       'promocode_uses', taken.uses,
+                       'promocode_version', taken.version,
+                       'user_uses', mine.uses),
+                   :occurred_at
+            FROM taken, mine
+        )
+        SELECT (SELECT uses FROM mine) AS user_uses, taken.uses, taken.version,
+               pg_notify(:channel, '') AS notified
+        FROM (SELECT 1) AS one LEFT JOIN taken ON true
+        """  # noqa: S608
+    )
+
+
+# One use of a code by a user, in one statement: the user's use if under their limit (the
+# row lock on their counter serialises one user's parallel calls), then the code's if any is
+# left, the purchase, its event (the outbox row, the counters after the use merged into its
+# payload) and the relay's wake-up. A hot code's row lock is held for this statement and the
+# commit only. No user use back: their limit is reached; no code use: the code is used up;
+# either way the caller rolls back.
+TAKE_USE = _take_use()
+
 GIVE_BACK_USER_USE = text(
     """
     UPDATE promocode_user_uses SET uses = uses - 1
@@ -103,9 +119,11 @@ def _snapshot() -> Select:
 SNAPSHOT = _snapshot()
 
 
-def _columns(row: Any, prefix: str, model: type) -> dict[str, Any] | None:
+def _columns(row: Any, prefix: str, model: type[M]) -> M | None:
+    """The `model` whose columns the row holds under `prefix`; None when it holds none. Built
+    without validation: the database's own rows are valid, and this is the hot path."""
     values = {c.name: row[f"{prefix}{c.name}"] for c in model.__table__.c}
-    return None if values["id"] is None else values
+    return None if values["id"] is None else model.model_construct(**values)
 
 
 class UseRepository(Repository):
@@ -116,10 +134,9 @@ class UseRepository(Repository):
         it: one round trip (a plain read; the limits are taken later by conditional updates)."""
         params = {"user_id": user_id, "code": code, "tariff_id": tariff_id}
         row = (await self.session.execute(SNAPSHOT, params)).one()._mapping
-        tariff, promocode = _columns(row, "t_", Tariff), _columns(row, "p_", Promocode)
         return UseFacts(
-            tariff=None if tariff is None else Tariff(**tariff),
-            promocode=None if promocode is None else Promocode(**promocode),
+            tariff=_columns(row, "t_", Tariff),
+            promocode=_columns(row, "p_", Promocode),
             assigned_to_user=bool(row["reaches_user"]),
             user_status=row["status"],
             user_uses=row["uses_of_user"],
@@ -133,23 +150,16 @@ class UseRepository(Repository):
         )
         return uses.scalar_one_or_none() or 0
 
-    async def take_user_use(
-        self, promocode_id: int, user_id: uuid.UUID, limit: int | None
-    ) -> int | None:
-        taken = await self.session.execute(
-            TAKE_USER_USE, {"promocode_id": promocode_id, "user_id": user_id, "limit": limit}
-        )
-        return taken.scalar_one_or_none()
-
-    async def take_code_use(self, promocode_id: int, event: Event) -> tuple[int, int] | None:
-        """One more use of the code and its `event` (whose payload gets `promocode_uses` and
-        `promocode_version` after the use), in one statement: (uses, version), or None when
-        the code was used up (nothing is written then)."""
+    async def take(self, purchase: Purchase, per_user_limit: int | None, event: Event) -> Counters:
+        """The user's use, the code's, the `purchase` and its `event` (see `TAKE_USE`): the
+        counters after it; `user_uses` None when their limit is reached, `promocode_uses`
+        None when the code is used up (then the caller must roll back)."""
         row = (
             await self.session.execute(
-                TAKE_CODE_USE,
+                TAKE_USE,
                 {
-                    "id": promocode_id,
+                    **{c.name: getattr(purchase, c.name) for c in purchases.c},
+                    "per_user_limit": per_user_limit,
                     "event_id": event.event_id,
                     "stream": event.stream,
                     "type": event.type,
@@ -159,8 +169,10 @@ class UseRepository(Repository):
                     "channel": NOTIFY_CHANNEL,
                 },
             )
-        ).first()
-        return None if row is None else (row.uses, row.version)
+        ).one()
+        return Counters(
+            promocode_uses=row.uses, promocode_version=row.version, user_uses=row.user_uses
+        )
 
     async def give_back(self, promocode_id: int, user_id: uuid.UUID) -> Counters:
         """Returns one use to the user's counter and the code's (same lock order as taking)."""

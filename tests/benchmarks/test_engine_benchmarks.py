@@ -5,10 +5,8 @@
   firing at once on the same hot codes.
 """
 
-import asyncio
 import statistics
 import time
-import uuid
 
 import httpx
 import pytest
@@ -16,6 +14,8 @@ import pytest
 from loyalty import handlers
 from loyalty.catalog import generator
 from loyalty.schemas import GenerateRequest
+from scripts.processes import workers_of
+from tests.benchmarks import buyers
 from tests.support.db import sql
 from tests.support.factories import (
     OPERATOR_ID,
@@ -61,55 +61,23 @@ async def test_generator_100k_codes():
 
 @pytest.fixture(scope="module")
 def command_api():
+    """command_api with the uvicorn workers `make run` gives it (COMMAND_API_WORKERS)."""
     platform = Platform()
-    url = platform.start_http("command_api")
+    url = platform.start_http("command_api", workers=workers_of("command_api"))
     yield url
     platform.stop()
 
 
-async def measure(
-    client: httpx.AsyncClient, body: dict, headers: dict, statuses: dict, errors: list
-) -> float | None:
-    """One use; its latency, or None when the connection broke (counted, then retried)."""
-    for _ in range(3):
-        began = time.perf_counter()
-        try:
-            response = await client.post(f"{API}/use_promocode", json=body, headers=headers)
-        except httpx.TransportError as exc:
-            errors.append(type(exc).__name__)
-            continue
-        statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
-        return time.perf_counter() - began
-    return None
+async def measure(client: httpx.AsyncClient, body: dict, headers: dict, statuses: dict) -> float:
+    """One use, on its own; its latency."""
+    began = time.perf_counter()
+    response = await client.post(f"{API}/use_promocode", json=body, headers=headers)
+    statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+    return time.perf_counter() - began
 
 
-async def all_at_once(
-    url: str, headers: dict, bodies: list[dict], statuses: dict, errors: list
-) -> tuple[list[float], float]:
-    """Every buyer (a key of `headers`) sends `bodies` one after the other, all buyers
-    starting at the same moment: the latencies and the seconds it all took."""
-    latencies: list[float] = []
-    waiting: list[uuid.UUID] = []
-    all_waiting, start = asyncio.Event(), asyncio.Event()
-
-    async def buyer(client: httpx.AsyncClient, user: uuid.UUID) -> None:
-        waiting.append(user)
-        if len(waiting) == len(headers):
-            all_waiting.set()
-        await start.wait()
-        for body in bodies:
-            latency = await measure(client, body, headers[user], statuses, errors)
-            if latency is not None:
-                latencies.append(latency)
-
-    limits = httpx.Limits(max_connections=len(headers), max_keepalive_connections=len(headers))
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=120) as client:
-        tasks = [asyncio.create_task(buyer(client, user)) for user in headers]
-        await all_waiting.wait()  # every buyer is at the start line
-        began = time.perf_counter()
-        start.set()
-        await asyncio.gather(*tasks)
-        return latencies, time.perf_counter() - began
+def use(url: str, body: dict, headers: dict) -> bytes:
+    return buyers.request_bytes(url, f"{API}/use_promocode", body, headers)
 
 
 def summary(seconds: list[float]) -> str:
@@ -121,58 +89,81 @@ def summary(seconds: list[float]) -> str:
 
 
 async def test_use_promocode_latency_under_200_concurrent_buyers(command_api):
-    buyers, codes_each = 200, 10
+    buyer_count, codes_each = 200, 10
     tariff = await create_tariff()
     promos = [await create_promocode(max_uses=None, per_user_limit=1) for _ in range(codes_each)]
-    users = await create_loyalty_users(buyers)
-    headers = {u: bearer(u) for u in users}
+    users = await create_loyalty_users(buyer_count)
     statuses: dict[int, int] = {}
-    errors: list[str] = []
 
     async with httpx.AsyncClient(base_url=command_api, timeout=60) as client:
         alone = [
             await measure(
-                client,
-                {"promocode": promo.code, "tariff_id": tariff.id},
-                bearer(u),
-                statuses,
-                errors,
+                client, {"promocode": promo.code, "tariff_id": tariff.id}, bearer(u), statuses
             )
             for u in await create_loyalty_users(50)
             for promo in promos[:2]
         ]
     print(f"\n[benchmark] use_promocode, one buyer at a time (100 requests): {summary(alone)}")
+    assert statuses == {201: len(alone)}
 
     bodies = [{"promocode": promo.code, "tariff_id": tariff.id} for promo in promos]
-    latencies, elapsed = await all_at_once(command_api, headers, bodies, statuses, errors)
-
-    print(
-        f"[benchmark] use_promocode, {buyers} concurrent buyers x {codes_each} hot codes "
-        f"({len(latencies)} requests, one uvicorn process): {summary(latencies)}, "
-        f"throughput {len(latencies) / elapsed:.0f} req/s, broken connections retried: "
-        f"{len(errors)}"
+    results = await buyers.all_at_once(
+        command_api, [[use(command_api, body, bearer(u)) for body in bodies] for u in users]
     )
-    assert statuses == {201: buyers * codes_each + len(alone)}
+    print(
+        f"[benchmark] use_promocode, {buyer_count} concurrent buyers x {codes_each} hot codes "
+        f"({len(results.latencies)} requests, {workers_of('command_api')} uvicorn worker(s)): "
+        f"{summary(results.latencies)}, "
+        f"throughput {results.per_second:.0f} req/s"
+    )
+    assert results.statuses == {201: buyer_count * codes_each}
 
 
 async def test_one_hot_code_200_buyers_10000_uses(command_api):
     """The promotion: 200 buyers at once on one code with 10,000 uses (50 each, no per-user
-    limit); every use is counted exactly once, none above the limit."""
-    buyers, uses_each = 200, 50
+    limit); every use is counted exactly once, none above the limit. Then a code with 50
+    uses among 200 buyers: exactly 50 win."""
+    buyer_count, uses_each = 200, 50
     tariff = await create_tariff()
-    promo = await create_promocode(max_uses=buyers * uses_each, per_user_limit=None)
-    users = await create_loyalty_users(buyers)
-    headers = {u: bearer(u) for u in users}
+    promo = await create_promocode(max_uses=buyer_count * uses_each, per_user_limit=None)
+    users = await create_loyalty_users(buyer_count)
     body = {"promocode": promo.code, "tariff_id": tariff.id}
-    statuses: dict[int, int] = {}
-    errors: list[str] = []
-    latencies, elapsed = await all_at_once(
-        command_api, headers, [body] * uses_each, statuses, errors
+    results = await buyers.all_at_once(
+        command_api, [[use(command_api, body, bearer(u))] * uses_each for u in users]
     )
     [row] = await sql("SELECT uses FROM promocodes WHERE id = :id", id=promo.id)
     print(
-        f"\n[benchmark] one hot code, {buyers} concurrent buyers, {buyers * uses_each} uses: "
-        f"{summary(latencies)}, {len(latencies) / elapsed:.0f} uses/s, "
-        f"broken connections retried: {len(errors)}"
+        f"\n[benchmark] one hot code, {buyer_count} concurrent buyers, "
+        f"{buyer_count * uses_each} uses: {summary(results.latencies)}, "
+        f"{results.per_second:.0f} uses/s (target: >= 300 uses/s, p95 <= 100 ms)"
     )
-    assert statuses == {201: buyers * uses_each} and row["uses"] == buyers * uses_each
+    assert results.statuses == {201: buyer_count * uses_each}
+    assert row["uses"] == buyer_count * uses_each
+
+    # The same 200 buyers when their uses arrive at the target's rate: a closed loop of 200
+    # buyers cannot show p95 <= 100 ms below 2,000 uses/s (Little's law), so the latency
+    # target is read here, at 300 uses/s offered for 10 s.
+    rate, seconds = 300, 10
+    paced = await create_promocode(max_uses=rate * seconds, per_user_limit=None)
+    body = {"promocode": paced.code, "tariff_id": tariff.id}
+    each = rate * seconds // buyer_count
+    results = await buyers.at_rate(
+        command_api, [[use(command_api, body, bearer(u))] * each for u in users], rate
+    )
+    print(
+        f"[benchmark] one hot code, {buyer_count} buyers, uses arriving at {rate}/s for "
+        f"{seconds} s: {summary(results.latencies)}, {results.per_second:.0f} uses/s answered"
+    )
+    assert results.statuses == {201: rate * seconds}
+
+    scarce = await create_promocode(max_uses=50, per_user_limit=None)
+    body = {"promocode": scarce.code, "tariff_id": tariff.id}
+    results = await buyers.all_at_once(
+        command_api, [[use(command_api, body, bearer(u))] for u in users]
+    )
+    [row] = await sql("SELECT uses FROM promocodes WHERE id = :id", id=scarce.id)
+    print(
+        f"[benchmark] a 50-use code, {buyer_count} buyers at once: {dict(results.statuses)} "
+        f"({summary(results.latencies)})"
+    )
+    assert results.statuses == {201: 50, 409: buyer_count - 50} and row["uses"] == 50

@@ -4,6 +4,7 @@ numbers move with whatever else this machine is doing."""
 
 import re
 import shutil
+import statistics
 import subprocess
 
 import httpx
@@ -19,7 +20,7 @@ from tests.support.polling import eventually, eventually_sync
 
 pytestmark = pytest.mark.benchmark
 
-CONNECTIONS, SECONDS = 50, 10
+CONNECTIONS, SECONDS, ROUNDS = 50, 5, 3
 MINIMAL_APP, MINIMAL_PORT = "tests.benchmarks.minimal_app:app", 18099
 
 
@@ -83,12 +84,15 @@ async def test_get_active_promocodes_next_to_the_minimal_endpoint(servers):
     redis = make_redis(get_settings().redis_url)
     await redis.set(KEY, listed.content)
     await redis.aclose()
-    baseline = wrk(f"{minimal}/minimal", headers)
-    measured = wrk(active, headers)
+    # The two in turn, round after round: whatever else the machine does weighs on both
+    # alike, and the ratio is the median of the rounds'.
+    rounds = [(wrk(f"{minimal}/minimal", headers), wrk(active, headers)) for _ in range(ROUNDS)]
+    baseline, measured = rounds[len(rounds) // 2]
+    ratio = statistics.median(ours["rps"] / theirs["rps"] for theirs, ours in rounds)
     print(
         f"\n[benchmark] get_active_promocodes ({len(listed.json())} codes listed), {CONNECTIONS} "
-        f"connections, {SECONDS} s each (wrk): {measured['rps']:.0f} req/s, "
-        f"p50 {measured['p50']:.1f} ms, p99 {measured['p99']:.1f} ms; minimal JWT + Redis "
-        f"endpoint: {baseline['rps']:.0f} req/s, p50 {baseline['p50']:.1f} ms, p99 "
-        f"{baseline['p99']:.1f} ms; ratio {measured['rps'] / baseline['rps']:.2f}"
+        f"connections, {ROUNDS} rounds of {SECONDS} s each in turn (wrk): "
+        f"{measured['rps']:.0f} req/s, p50 {measured['p50']:.1f} ms, p99 {measured['p99']:.1f} ms; "
+        f"minimal JWT + Redis endpoint: {baseline['rps']:.0f} req/s, p50 {baseline['p50']:.1f} ms, "
+        f"p99 {baseline['p99']:.1f} ms; ratio {ratio:.2f} (target: >= 0.60, p99 <= 50 ms)"
     )

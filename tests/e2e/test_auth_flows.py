@@ -1,8 +1,8 @@
 """The auth service over HTTP, with the real processes: tokens, revocation on every service,
 blocking, rate limits, two auth replicas, and `python -m auth create-user`.
 
-Every login sends its own X-Forwarded-For (uvicorn trusts it from 127.0.0.1, as it would from
-the gateway), so the per-address failure counters of one test never reach another.
+Every login sends its own X-Forwarded-For (the platform trusts 127.0.0.1 as its gateway,
+TRUSTED_PROXIES), so the per-address failure counters of one test never reach another.
 """
 
 import subprocess
@@ -18,6 +18,7 @@ from core.db import get_engine
 from core.security import decode_access_token
 from tests.support.db import loyalty_status
 from tests.support.factories import bearer
+from tests.support.http import without_request_id
 from tests.support.platform import PORT_OFFSET
 from tests.support.polling import eventually
 
@@ -124,7 +125,7 @@ async def test_wrong_password_and_unknown_email_are_the_same_401(platform):
         wrong = await login(client, email, "not-the-password")
         unknown = await login(client, new_email())
     assert wrong.status_code == unknown.status_code == 401
-    assert wrong.json() == unknown.json()
+    assert without_request_id(wrong.json()) == without_request_id(unknown.json())
     assert error_code(wrong) == "invalid_credentials"
 
 
@@ -287,18 +288,22 @@ async def test_two_auth_processes_are_interchangeable(platform):
         platform.stop_process(f"auth-{port}")
 
 
-async def test_failed_logins_per_email_are_limited_with_retry_after(platform):
-    limit = get_auth_settings().login_failures_per_email
+async def test_failed_logins_lock_that_address_out_of_that_account_only(platform):
+    limit = get_auth_settings().login_failures_per_email_and_address
+    attacker = new_address()
     async with auth_client(platform) as client:
         _, email = await register(client)
         for _ in range(limit):
-            assert (await login(client, email, "not-the-password")).status_code == 401
-        # Even the right password, from yet another address, waits for the window to end.
-        limited = await login(client, email)
+            assert (await login(client, email, "not-the-password", attacker)).status_code == 401
+        # Even the right password, from that address, waits for the window to end...
+        limited = await login(client, email, address=attacker)
+        # ...while the owner, from anywhere else, logs in.
+        owner = await login(client, email)
     assert limited.status_code == 429
     assert error_code(limited) == "too_many_attempts"
     retry_after = int(limited.headers["Retry-After"])
     assert 0 < retry_after <= get_auth_settings().login_window_seconds
+    assert owner.status_code == 200, owner.text
 
 
 async def test_failed_logins_per_address_are_limited(platform):

@@ -68,6 +68,12 @@ async def test_loyalty_database_holds_no_email_or_password_hash(platform, settin
             "/user_registration", json={"email": email, "password": PASSWORD}
         )
         user_id = registered.json()["id"]
+        # One that stays: the search below must find its email in auth.
+        kept_email = f"privacy-kept-{uuid.uuid4().hex[:12]}@example.com"
+        kept = await client.post(
+            "/user_registration", json={"email": kept_email, "password": PASSWORD}
+        )
+        await wait_for_loyalty_status(kept.json()["id"], "active")
         await wait_for_loyalty_status(user_id, "active")
         assert (await client.post(f"/users/{user_id}/block", headers=operator)).status_code == 204
         await wait_for_loyalty_status(user_id, "blocked")
@@ -81,7 +87,8 @@ async def test_loyalty_database_holds_no_email_or_password_hash(platform, settin
 
     dump = await loyalty_dump(settings)
     known_emails = await auth_emails(settings)
-    assert email in known_emails and user_id in dump  # the search looks at the right data
+    assert kept_email in known_emails and user_id in dump  # the search looks at the right data
+    assert email not in known_emails, "a deleted account's email is removed from auth too"
     leaked = email_candidates(dump) & known_emails
     assert not leaked, f"emails found in the loyalty database: {sorted(leaked)[:5]}"
     assert "$argon2" not in dump and "$2b$" not in dump

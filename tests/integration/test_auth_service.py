@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 from passlib.hash import bcrypt
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from auth import service
 from auth.errors import UserNotFound, WeakPassword
@@ -173,7 +173,6 @@ async def test_delete_needs_the_password_then_revokes_and_publishes(settings, re
 
     stored = await stored_user(settings, user.id)
     assert stored.status == "deleted" and stored.deleted_at is not None
-    assert stored.email == email  # kept, in auth only
     with pytest.raises(NotAuthenticated):
         await verify_access_token(pair.access_token, settings, redis)
     with pytest.raises(NotAuthenticated):
@@ -184,6 +183,39 @@ async def test_delete_needs_the_password_then_revokes_and_publishes(settings, re
     events = await events_of(settings, user.id)
     assert events[-1][0] == "user.deleted"
     assert events[-1][1]["status"] == "deleted"
+
+
+async def test_a_deleted_account_keeps_neither_email_nor_password_hash(settings, redis):
+    user, email = await registered()
+    principal = await principal_of(await login(email), settings, redis)
+
+    await service.delete_account(principal, PASSWORD)
+
+    stored = await stored_user(settings, user.id)
+    assert stored.email == f"{user.id}@deleted.invalid"
+    assert stored.password_hash == "!"
+    async with get_sessionmaker(settings.auth_database_url)() as session:
+        rows = await session.execute(
+            text("SELECT count(*) FROM users WHERE email = :email"), {"email": email}
+        )
+        assert rows.scalar_one() == 0, "the email is still stored"
+    # The tombstone cannot be signed into, even by its own address.
+    with pytest.raises(NotAuthenticated):
+        await login(stored.email, PASSWORD)
+
+
+async def test_the_email_of_a_deleted_account_can_be_registered_again(settings, redis):
+    user, email = await registered()
+    principal = await principal_of(await login(email), settings, redis)
+    await service.delete_account(principal, PASSWORD)
+
+    again = await service.register(email, "another-pass-1", new_address())
+
+    assert again.id != user.id
+    assert (await stored_user(settings, again.id)).email == email
+    fresh = await principal_of(await login(email, "another-pass-1"), settings, redis)
+    assert fresh.user_id == again.id
+    assert (await stored_user(settings, user.id)).status == "deleted"
 
 
 async def test_user_events_never_carry_the_email(settings):
@@ -232,7 +264,7 @@ async def test_weak_passwords_are_refused_at_registration(settings):
     email = new_email()
     for password in ("short1", "123456789", email):
         with pytest.raises(WeakPassword) as caught:
-            await service.register(email, password)
+            await service.register(email, password, new_address())
         assert caught.value.code == "weak_password"
 
 

@@ -118,3 +118,27 @@ async def test_running_relay_is_woken_by_notify(settings, redis):
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+async def test_two_relays_at_once_publish_every_event_exactly_once(settings, redis):
+    """Relays scale out: each takes unpublished rows with SKIP LOCKED, so none is published
+    by both (the order across relays is not kept; consumers order by version)."""
+    stream = unique_stream()
+    maker = get_sessionmaker(settings.loyalty_database_url)
+    async with UnitOfWork(maker, outbox) as uow:
+        for n in range(60):
+            uow.emit(stream, "thing.happened", f"agg-{n}", {"n": n})
+        await uow.commit()
+    engine = get_engine(settings.loyalty_database_url)
+    relays = [OutboxRelay(engine, outbox, redis, name=f"r{i}", batch=5) for i in range(2)]
+
+    async def drain(relay: OutboxRelay) -> int:
+        published = 0
+        while taken := await relay.publish_pending():
+            published += taken
+        return published
+
+    counts = await asyncio.gather(*(drain(relay) for relay in relays))
+    entries = await redis.xrange(stream)
+    assert sorted(json.loads(f["payload"])["n"] for _id, f in entries) == list(range(60))
+    assert all(count > 0 for count in counts)  # both relays took a share

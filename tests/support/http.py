@@ -18,3 +18,10 @@ def client_fixture(app: FastAPI):
             yield c
 
     return client
+
+
+def without_request_id(body: dict) -> dict:
+    """An error body without `details.request_id`, which differs from answer to answer."""
+    error = body["error"]
+    details = {k: v for k, v in error["details"].items() if k != "request_id"}
+    return {"error": {**error, "details": details}}

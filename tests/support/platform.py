@@ -40,6 +40,16 @@ FAST_TIMINGS = {
     "REAPER_INTERVAL_SECONDS": "0.5",
 }
 
+# The tests stand in for the gateway: a request from 127.0.0.1 is a proxied one, its
+# X-Forwarded-For (when sent) names the client; any other loopback address (127.0.0.2, ...)
+# is a client calling a service port directly. Registrations without X-Forwarded-For all come
+# from 127.0.0.1, so its registration limit is out of the way (tests/e2e/test_abuse.py and
+# tests/integration/test_registration_limit.py check that limit).
+AS_BEHIND_THE_GATEWAY = {
+    "TRUSTED_PROXIES": "127.0.0.1",
+    "REGISTRATIONS_PER_ADDRESS": "1000000",
+}
+
 
 WORKERS = "workers"
 
@@ -51,6 +61,7 @@ class Platform:
             **os.environ,
             **TEST_ENV,
             **FAST_TIMINGS,
+            **AS_BEHIND_THE_GATEWAY,
             "AUTH_SERVICE_URL": auth_url,  # the admin signs operators in through auth
             **(extra_env or {}),
         }
@@ -61,12 +72,12 @@ class Platform:
             for name, (_app, port) in HTTP_SERVICES.items()
         }
 
-    def start_http(self, name: str, port: int | None = None) -> str:
+    def start_http(self, name: str, port: int | None = None, workers: int = 1) -> str:
         app, default_port = HTTP_SERVICES[name]
         port = port or default_port + PORT_OFFSET
         # Something left on the port (a crashed run's process) would answer in our place.
         assert not port_in_use(port), f"port {port} is taken: stop what a previous run left"
-        self._spawn(f"{name}-{port}", http_command(app, port))
+        self._spawn(f"{name}-{port}", http_command(app, port, workers=workers))
         url = f"http://127.0.0.1:{port}"
         wait_healthy(url)
         return url

@@ -15,6 +15,7 @@ EXPECTED = {
     errors.WeakPassword: ("weak_password", 422),
     errors.UnknownRole: ("unknown_role", 422),
     errors.EmailTaken: ("email_taken", 409),
+    errors.TooManyRegistrations: ("too_many_attempts", 429),
     errors.UserNotFound: ("user_not_found", 404),
     errors.UserDeleted: ("user_deleted", 409),
     errors.CannotChangeOwnStatus: ("forbidden", 403),
@@ -44,7 +45,7 @@ def test_every_auth_error_class_is_listed():
 def test_code_status_and_message_come_from_the_class(cls):
     if cls is errors.WeakPassword:
         error = cls(["too short"])
-    elif cls is errors.TooManyFailedLogins:
+    elif cls in (errors.TooManyFailedLogins, errors.TooManyRegistrations):
         error = cls(7)
     else:
         error = cls()

@@ -1,0 +1,179 @@
+"""What every HTTP process shows of itself: a request id, an access log line, metrics, and
+unexpected errors logged and reported once.
+
+`RequestObserver` (the outermost middleware of `core.app.create_app`), per request:
+- the request id: the caller's `X-Request-ID` when it is sane (1 to 64 of `A-Z a-z 0-9 . _ : -`),
+  else a new one; it is echoed in the `X-Request-ID` response header, set in `request_id` (a
+  context variable every log line of the request carries, `core.logging`) and put in every
+  error body's `details.request_id` (`core.app`);
+- an unexpected exception: logged once as one JSON record with its traceback, sent to Sentry
+  (when `SENTRY_DSN` is set) tagged with the request id, and answered 500 `internal_error`;
+- one JSON access line (logger `access`): method, route template, status, duration in ms,
+  request id; never the query string, a header, a token or an address;
+- the Prometheus metrics `http_requests_total{method, route, status}` and
+  `http_request_duration_seconds{method, route}`, served at `/metrics` (`metrics_router`).
+
+Routes are labelled by their template (`/api/v1/loyalty/promocodes/{promocode_id}`), a request
+no route matched by `<unmatched>`, a method HTTP does not define by `OTHER`, so labels never
+carry ids or codes and stay few.
+"""
+
+import logging
+import os
+import re
+import secrets
+import time
+from contextvars import ContextVar
+
+import sentry_sdk
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+from starlette.datastructures import MutableHeaders
+from starlette.routing import Mount
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from core.errors import AppError, InternalError, error_body
+
+log = logging.getLogger(__name__)
+access_log = logging.getLogger("access")
+
+REQUEST_ID_HEADER = "X-Request-ID"
+SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+UNMATCHED = "<unmatched>"
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
+
+REQUESTS = Counter("http_requests_total", "HTTP requests answered", ["method", "route", "status"])
+LATENCY = Histogram(
+    "http_request_duration_seconds",
+    "Time from the request's arrival to the end of its answer",
+    ["method", "route"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+
+
+def request_id_from(headers: list[tuple[bytes, bytes]]) -> str:
+    """The caller's request id when it is sane, else a new one."""
+    for name, value in headers:
+        if name == b"x-request-id":
+            candidate = value.decode("latin-1")
+            if SANE_REQUEST_ID.fullmatch(candidate):
+                return candidate
+            break
+    return secrets.token_hex(16)  # as random as uuid4().hex, without building a UUID
+
+
+def route_template(scope: Scope) -> str:
+    """The template of the route that served the request: under a mount (the admin) the
+    mount's path is in `root_path`; a mount without an inner route (static files) is its
+    path alone."""
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    if path is None:
+        return UNMATCHED
+    root_path = scope.get("root_path", "")
+    return root_path if isinstance(route, Mount) else root_path + path
+
+
+def method_label(method: str) -> str:
+    """The method, or `OTHER` for one HTTP does not define (labels stay few)."""
+    return method if method in KNOWN_METHODS else "OTHER"
+
+
+class RequestObserver:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        method = method_label(scope["method"])
+        rid = request_id_from(scope["headers"])
+        token = request_id.set(rid)
+        status = 500
+        response_started = False
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status, response_started
+            if message["type"] == "http.response.start":
+                status, response_started = message["status"], True
+                MutableHeaders(scope=message)[REQUEST_ID_HEADER] = rid
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception as exc:
+            # Reported first: Sentry's logging integration then skips the same exception.
+            sentry_sdk.capture_exception(exc, tags={"request_id": rid})
+            log.exception("unhandled error on %s %s", method, route_template(scope))
+            if not response_started:
+                await error_response(InternalError())(scope, receive, send_with_id)
+            status = 500
+        finally:
+            elapsed = time.perf_counter() - started
+            route = route_template(scope)
+            REQUESTS.labels(method, route, str(status)).inc()
+            LATENCY.labels(method, route).observe(elapsed)
+            access_log.info(
+                "request",
+                extra={
+                    "method": method,
+                    "route": route,
+                    "status": status,
+                    "duration_ms": round(elapsed * 1000, 1),
+                },
+            )
+            request_id.reset(token)
+
+
+def error_response(error: AppError) -> JSONResponse:
+    """The answer for an error, the request id in its `details.request_id`."""
+    return error_answer(error.code, error.message, error.status_code, error.details, error.headers)
+
+
+def error_answer(
+    code: str,
+    message: str,
+    status_code: int,
+    details: dict | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    details = dict(details or {})
+    rid = request_id.get()
+    if rid is not None:
+        details["request_id"] = rid
+    return JSONResponse(error_body(code, message, details), status_code, headers=headers)
+
+
+def _registry() -> CollectorRegistry:
+    """This process's metrics, or every worker's when uvicorn runs several
+    (`PROMETHEUS_MULTIPROC_DIR` set: prometheus-client's multiprocess mode)."""
+    if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        return REGISTRY
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)
+    return registry
+
+
+def metrics_router() -> APIRouter:
+    router = APIRouter()
+
+    @router.get("/metrics", tags=["health"], summary="Metrics in Prometheus text format")
+    async def metrics() -> Response:
+        """Requests by route template and status, latency histograms by route, and the
+        process's own figures. Not routed by the gateway (docs/observability.md)."""
+        return Response(generate_latest(_registry()), media_type=CONTENT_TYPE_LATEST)
+
+    return router
