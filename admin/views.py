@@ -1,20 +1,36 @@
 """SQLAdmin screens. Reads come straight from the tables; every write goes through the same
 handlers as command_api (`loyalty.handlers`), so the admin obeys the same rules and emits the
 same events. Codes and tariffs are never deleted (a code is disabled); group members and
-assignments are removed."""
+assignments are removed.
 
+Money is shown and typed in roubles, moments to the minute in UTC (`admin.formatting`);
+a domain error reaches the form as its plain message, next to the values as typed.
+"""
+
+import functools
 import uuid
+from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any, TypeVar, get_args
 
+from markupsafe import Markup, escape
 from pydantic import BaseModel, ValidationError
 from sqladmin import ModelView, action
+from sqladmin.filters import AllUniqueStringValuesFilter, BooleanFilter, StaticValuesFilter
+from sqladmin.formatters import BASE_FORMATTERS
 from sqladmin.helpers import object_identifier_values
+from sqlalchemy import Select, select
 from starlette.requests import Request
-from starlette.responses import RedirectResponse
-from wtforms import SelectField
-from wtforms.validators import Optional
+from starlette.responses import RedirectResponse, Response
+from wtforms import BooleanField, Form, SelectField, SelectMultipleField, StringField
+from wtforms.validators import InputRequired, Optional
 
+from admin import formatting
 from admin.auth import current_operator
+from admin.filters import BatchFilter, SinceFilter, ValidityFilter
+from admin.notices import notify
+from admin.warnings import never_discounts
+from core.errors import AppError
 from loyalty import handlers
 from loyalty.domain.enums import Audience, DiscountType
 from loyalty.models import (
@@ -43,7 +59,8 @@ T = TypeVar("T", bound=BaseModel)
 
 def validated(schema: type[T], data: dict[str, Any]) -> T:
     """The form's values as the handler's input: only the schema's fields; a blank field is
-    None where the schema allows it (e.g. no end date) and the schema's default otherwise."""
+    None where the schema allows it (e.g. no end date) and the schema's default otherwise.
+    A problem becomes a ValueError in plain words ("value: ...")."""
     values = {}
     for name, value in data.items():
         field = schema.model_fields.get(name)
@@ -57,44 +74,181 @@ def validated(schema: type[T], data: dict[str, Any]) -> T:
     try:
         return schema.model_validate(values)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or 'form'}: {e['msg']}" for e in exc.errors()
-        )
+        problems = "; ".join(_problem(e) for e in exc.errors())
         raise ValueError(problems) from None
+
+
+def _problem(error: Any) -> str:
+    """One validation problem in words: 'value: ...', or the message alone for the form."""
+    message = error["msg"].removeprefix("Value error, ")
+    where = ".".join(map(str, error["loc"]))
+    return f"{where.replace('_', ' ')}: {message}" if where else message
 
 
 def actor(request: Request) -> uuid.UUID:
     return current_operator(request).user_id
 
 
-class ReadOnlyView(ModelView):
+# -- list cells ---------------------------------------------------------------------------
+
+
+def user_cell(model: Any, attribute: str) -> Markup:
+    value = getattr(model, attribute)
+    if value is None:
+        return Markup("")
+    return Markup('<a href="/admin/users/{}">{}</a>').format(value, value)
+
+
+def code_cell(model: Any, attribute: str) -> Markup:
+    code_id = model.id if isinstance(model, Promocode) else model.promocode_id
+    text = getattr(model, attribute)
+    if code_id is None:
+        return escape(text or "")
+    return Markup('<a href="/admin/codes/{}">{}</a>').format(code_id, text or f"#{code_id}")
+
+
+def money_cell(model: Any, attribute: str) -> str:
+    return formatting.roubles(getattr(model, attribute), getattr(model, "currency", "RUB"))
+
+
+TYPE_FORMATTERS = {**BASE_FORMATTERS, datetime: formatting.moment}
+
+
+class ConsoleView(ModelView):
+    """What every screen shares: moments without microseconds, Export of what the search and
+    filters show, and domain errors as plain messages."""
+
+    column_type_formatters = TYPE_FORMATTERS
+    column_type_formatters_detail = TYPE_FORMATTERS
+    page_size = 50
+    save_as_continue = False
+
+    async def filtered_query(self, request: Request) -> Select:
+        """The list's query with its search, filters and sort (what the screen shows)."""
+        stmt = self.list_query(request)
+        for filter_ in self.get_filters():
+            value = request.query_params.get(filter_.parameter_name)
+            if value and not getattr(filter_, "has_operator", False):
+                stmt = await filter_.get_filtered_query(stmt, value, self.model)
+        stmt = self.sort_query(stmt, request)
+        if search := request.query_params.get("search"):
+            stmt = self.search_query(stmt=stmt, term=search)
+        return stmt
+
+    async def get_model_objects(self, request: Request, limit: int | None = 0) -> list[Any]:
+        """Export: exactly the rows the search and filters select."""
+        stmt = await self.filtered_query(request)
+        return await self._run_query(stmt.limit(limit or None))
+
+
+class ReadOnlyView(ConsoleView):
     can_create = False
     can_edit = False
     can_delete = False
     can_export = True
-    page_size = 50
 
 
-class TariffAdmin(ModelView, model=Tariff):
+def form_errors(func: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    """A domain or input error of `insert_model`/`update_model` as a plain message: SQLAdmin
+    shows the exception's text above the form and keeps what was typed."""
+
+    @functools.wraps(func)
+    async def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return await func(*args, **kwargs)
+        except AppError as exc:
+            raise ValueError(exc.message) from None
+
+    return wrapper
+
+
+# -- tariffs ------------------------------------------------------------------------------
+
+
+class TariffAdmin(ConsoleView, model=Tariff):
+    name = "Tariff"
     name_plural = "Tariffs"
     icon = "fa-solid fa-tags"
     column_list = [Tariff.id, Tariff.name, Tariff.price, Tariff.currency, Tariff.is_active]
-    column_labels = {Tariff.price: "price, kopecks"}
+    column_labels = {Tariff.price: "price, ₽"}
+    column_formatters = {Tariff.price: money_cell}
+    column_searchable_list = [Tariff.name]
+    column_default_sort = (Tariff.id, True)
+    column_formatters_detail = {Tariff.price: money_cell}
     form_columns = [Tariff.name, Tariff.price, Tariff.currency, Tariff.is_active]
+    form_overrides = {"price": StringField}
+    form_args = {
+        "price": {
+            "label": "Price, roubles",
+            "description": "e.g. 479.20",
+            "validators": [InputRequired()],
+        }
+    }
     can_delete = False
 
+    async def get_object_for_edit(self, request: Request) -> Any:
+        tariff = await super().get_object_for_edit(request)
+        if tariff is not None and isinstance(tariff.price, int):
+            tariff.price = f"{tariff.price / 100:.2f}"  # shown in roubles; written by the handler
+        return tariff
+
+    @form_errors
     async def insert_model(self, request: Request, data: dict) -> Any:
+        data = {**data, "price": formatting.parse_roubles(data.get("price"))}
         out = await handlers.create_tariff(validated(TariffCreate, data), actor_id=actor(request))
         return Tariff(id=out.id)
 
+    @form_errors
     async def update_model(self, request: Request, pk: str, data: dict) -> Any:
+        data = {**data, "price": formatting.parse_roubles(data.get("price"))}
         out = await handlers.update_tariff(
             int(pk), validated(TariffUpdate, data), actor_id=actor(request)
         )
         return Tariff(id=out.id)
 
 
-class PromocodeAdmin(ModelView, model=Promocode):
+# -- promo codes --------------------------------------------------------------------------
+
+
+def terms_cell(model: Any, attribute: str) -> str:
+    return formatting.discount_words(model.discount_type, model.value)
+
+
+def confirmed(message: str, label: str) -> Callable:
+    """An SQLAdmin action as two steps: GET shows what it will do and a POST form (with the
+    CSRF token); only the POST changes anything. A GET, e.g. an <img> planted elsewhere,
+    changes nothing."""
+
+    def decorate(func: Callable[[Any, Request, list[str]], Awaitable[Response]]) -> Callable:
+        @functools.wraps(func)
+        async def wrapper(self: ModelView, request: Request) -> Response:
+            if request.method != "POST":
+                pks = [p for p in request.query_params.get("pks", "").split(",") if p]
+                items = await self.describe(pks)
+                return await self.templates.TemplateResponse(
+                    request,
+                    "confirm.html",
+                    {
+                        "title": f"{label}: please confirm",
+                        "message": message,
+                        "label": label,
+                        "pks": pks,
+                        "items": items,
+                        "action_url": request.url.remove_query_params("pks"),
+                        "back": request.url_for("admin:list", identity=self.identity),
+                    },
+                )
+            form = await request.form()
+            pks = [p for p in str(form.get("pks", "")).split(",") if p]
+            return await func(self, request, pks)
+
+        return wrapper
+
+    return decorate
+
+
+class PromocodeAdmin(ConsoleView, model=Promocode):
+    name = "Promo code"
     name_plural = "Promo codes"
     icon = "fa-solid fa-ticket"
     column_list = [
@@ -114,7 +268,15 @@ class PromocodeAdmin(ModelView, model=Promocode):
     column_searchable_list = [Promocode.code]
     column_sortable_list = [Promocode.id, Promocode.code, Promocode.uses, Promocode.valid_until]
     column_default_sort = (Promocode.id, True)
-    column_labels = {Promocode.value: "value (%, kopecks or trial days)"}
+    column_labels = {Promocode.value: "terms", Promocode.batch_id: "batch"}
+    column_formatters = {Promocode.code: code_cell, Promocode.value: terms_cell}
+    column_filters = [
+        StaticValuesFilter(Promocode.discount_type, [(t.value, t.value) for t in DiscountType]),
+        StaticValuesFilter(Promocode.audience, [(a.value, a.value) for a in Audience]),
+        BooleanFilter(Promocode.is_active),
+        ValidityFilter(),
+        BatchFilter(),
+    ]
     form_columns = [
         Promocode.code,
         Promocode.discount_type,
@@ -128,63 +290,204 @@ class PromocodeAdmin(ModelView, model=Promocode):
         Promocode.is_active,
         Promocode.description,
     ]
-    form_overrides = {"discount_type": SelectField, "audience": SelectField}
+    # A code's text never changes after creation (customers may hold it): not on the edit
+    # form; its page says so.
+    form_edit_rules = [
+        "discount_type",
+        "value",
+        "valid_from",
+        "valid_until",
+        "max_uses",
+        "per_user_limit",
+        "tariff_ids",
+        "audience",
+        "is_active",
+        "description",
+    ]
+    form_overrides = {
+        "discount_type": SelectField,
+        "audience": SelectField,
+        "value": StringField,
+        "tariff_ids": SelectMultipleField,
+    }
     form_args = {
+        "code": {"description": "4 to 64 of A-Z, 0-9 and '-'; cannot be changed later"},
         "discount_type": {"choices": [t.value for t in DiscountType]},
+        "value": {
+            "label": "Value",
+            "description": "percent: 1 to 100; amount and fixed price: roubles, e.g. 199.90; "
+            "trial: days",
+            "validators": [InputRequired()],
+        },
         "audience": {"choices": [a.value for a in Audience]},
-        "valid_from": {"validators": [Optional()], "description": "empty: now"},
+        "valid_from": {"validators": [Optional()], "description": "UTC; empty: now"},
+        "valid_until": {"validators": [Optional()], "description": "UTC; empty: no end"},
+        "max_uses": {"description": "empty: unlimited"},
+        "per_user_limit": {"description": "empty: unlimited"},
+        "tariff_ids": {
+            "label": "Tariffs",
+            "description": "none chosen: every tariff",
+            "choices": [],
+            "coerce": int,
+            "validators": [Optional()],
+        },
         "description": {"validators": [Optional()]},
     }
     can_delete = False  # used codes must stay; disable instead
+    edit_template = "promocode_edit.html"
 
+    async def scaffold_form(self, rules: list[str] | None = None) -> type[Form]:
+        form = await super().scaffold_form(rules)
+        async with self.session_maker() as session:
+            tariffs = (await session.execute(select(Tariff.id, Tariff.name))).all()
+        form.tariff_ids.kwargs["choices"] = [(t.id, t.name) for t in tariffs]
+        form.valid_from.kwargs["validators"] = [Optional()]
+        if not rules:  # the create form (the edit form lists its fields)
+            form.create_anyway = BooleanField(
+                "Create it anyway",
+                description="only asked when the code could never give a discount",
+            )
+        return form
+
+    async def get_object_for_edit(self, request: Request) -> Any:
+        code = await super().get_object_for_edit(request)
+        if code is not None and isinstance(code.value, int):
+            code.value = formatting.value_for_form(code.discount_type, code.value)
+        return code
+
+    def _terms(self, data: dict) -> dict:
+        data = dict(data)
+        data["value"] = formatting.value_from_form(data.get("discount_type"), data.get("value"))
+        data["tariff_ids"] = data.get("tariff_ids") or []
+        return data
+
+    @form_errors
     async def insert_model(self, request: Request, data: dict) -> Any:
-        out = await handlers.create_promocode(
-            validated(PromocodeCreate, data), actor_id=actor(request)
-        )
+        terms = validated(PromocodeCreate, self._terms(data))
+        if not data.get("create_anyway"):
+            async with self.session_maker() as session:
+                prices = dict((await session.execute(select(Tariff.id, Tariff.price))).all())
+            if why := never_discounts(terms, prices):
+                raise ValueError(
+                    f"This code can never give a discount: {why}. Change it, or tick "
+                    "'Create it anyway' to create it all the same."
+                )
+        out = await handlers.create_promocode(terms, actor_id=actor(request))
         return Promocode(id=out.id)
 
+    @form_errors
     async def update_model(self, request: Request, pk: str, data: dict) -> Any:
-        data = {k: v for k, v in data.items() if k != "code"}  # a code's text never changes
+        data = {k: v for k, v in self._terms(data).items() if k != "code"}
         out = await handlers.update_promocode(
             int(pk), validated(PromocodeUpdate, data), actor_id=actor(request)
         )
         return Promocode(id=out.id)
 
-    @action("disable", "Disable", "Disable the selected codes?", add_in_detail=True)
-    async def disable(self, request: Request) -> RedirectResponse:
-        for pk in filter(None, request.query_params.get("pks", "").split(",")):
+    async def describe(self, pks: list[str]) -> list[str]:
+        ids = [int(p) for p in pks if p.isdigit()]
+        async with self.session_maker() as session:
+            rows = (await session.execute(select(Promocode).where(Promocode.id.in_(ids)))).all()
+        return [f"{c.code}: {formatting.discount_words(c.discount_type, c.value)}" for (c,) in rows]
+
+    @action("disable", "Disable", add_in_detail=True)
+    @confirmed("Disable these codes? Buyers can no longer use them.", "Disable")
+    async def disable(self, request: Request, pks: list[str]) -> RedirectResponse:
+        for pk in pks:
             await handlers.update_promocode(
                 int(pk), PromocodeUpdate(is_active=False), actor_id=actor(request)
             )
-        return RedirectResponse(request.url_for("admin:list", identity=self.identity), 302)
+        notify(request, f"{len(pks)} code(s) disabled")
+        return RedirectResponse(request.url_for("admin:list", identity=self.identity), 303)
 
 
-class GroupAdmin(ModelView, model=UserGroup):
+# -- groups and targeting -----------------------------------------------------------------
+
+
+def group_cell(model: Any, attribute: str) -> Markup:
+    group_id = model.id if isinstance(model, UserGroup) else getattr(model, "group_id", None)
+    if group_id is None:
+        return Markup("")
+    text = getattr(model, attribute)
+    return Markup('<a href="/admin/groups/{}">{}</a>').format(group_id, text)
+
+
+class GroupAdmin(ConsoleView, model=UserGroup):
+    name = "User group"
     name_plural = "User groups"
     icon = "fa-solid fa-users"
     column_list = [UserGroup.id, UserGroup.name, UserGroup.description, UserGroup.created_at]
+    column_formatters = {UserGroup.name: group_cell}
+    column_searchable_list = [UserGroup.name]
     form_columns = [UserGroup.name, UserGroup.description]
+    form_args = {"description": {"validators": [Optional()]}}
     can_edit = False
     can_delete = False
 
+    @form_errors
     async def insert_model(self, request: Request, data: dict) -> Any:
         out = await handlers.create_group(validated(GroupCreate, data), actor_id=actor(request))
         return UserGroup(id=out.id)
 
 
-class GroupMemberAdmin(ModelView, model=GroupMember):
+async def _group_choices(session_maker: Any) -> list[tuple[int, str]]:
+    async with session_maker() as session:
+        rows = (await session.execute(select(UserGroup.id, UserGroup.name).order_by("name"))).all()
+    return [(r.id, r.name) for r in rows]
+
+
+async def _user_choices(session_maker: Any, limit: int = 1000) -> list[tuple[str, str]]:
+    async with session_maker() as session:
+        rows = (
+            await session.execute(
+                select(User.id, User.status).order_by(User.registered_at.desc()).limit(limit)
+            )
+        ).all()
+    return [(str(r.id), f"{r.id} ({r.status})") for r in rows]
+
+
+async def _code_choices(session_maker: Any, limit: int = 1000) -> list[tuple[int, str]]:
+    async with session_maker() as session:
+        rows = (
+            await session.execute(
+                select(Promocode.id, Promocode.code)
+                .where(Promocode.batch_id.is_(None))
+                .order_by(Promocode.id.desc())
+                .limit(limit)
+            )
+        ).all()
+    return [(r.id, r.code) for r in rows]
+
+
+PICK_USERS = "newest 1000 users; to find one by email, use Users or the group's / code's page"
+
+
+class GroupMemberAdmin(ConsoleView, model=GroupMember):
+    name = "Group member"
     name_plural = "Group members"
     icon = "fa-solid fa-user-plus"
     column_list = [GroupMember.group_id, GroupMember.user_id, GroupMember.added_at]
-    form_columns = [GroupMember.group_id, GroupMember.user_id]
+    column_formatters = {GroupMember.user_id: user_cell, GroupMember.group_id: group_cell}
+    column_searchable_list = [GroupMember.user_id]
     can_edit = False
 
+    async def scaffold_form(self, rules: list[str] | None = None) -> type[Form]:
+        groups = await _group_choices(self.session_maker)
+        users = await _user_choices(self.session_maker)
+
+        class MembersForm(Form):
+            group_id = SelectField("Group", choices=groups, coerce=int)
+            user_ids = SelectMultipleField(
+                "Users", choices=users, description=PICK_USERS, validators=[InputRequired()]
+            )
+
+        return MembersForm
+
+    @form_errors
     async def insert_model(self, request: Request, data: dict) -> Any:
         group_id = int(data["group_id"])
-        await handlers.add_group_members(
-            group_id, MembersRequest(user_ids=[data["user_id"]]), actor_id=actor(request)
-        )
-        return GroupMember(group_id=group_id, user_id=uuid.UUID(str(data["user_id"])))
+        body = validated(MembersRequest, {"user_ids": data.get("user_ids") or []})
+        await handlers.add_group_members(group_id, body, actor_id=actor(request))
+        return GroupMember(group_id=group_id, user_id=body.user_ids[0])
 
     async def delete_model(self, request: Request, pk: Any) -> None:
         group_id, user_id = object_identifier_values(pk, GroupMember)
@@ -193,7 +496,8 @@ class GroupMemberAdmin(ModelView, model=GroupMember):
         )
 
 
-class AssignmentAdmin(ModelView, model=PromocodeAssignment):
+class AssignmentAdmin(ConsoleView, model=PromocodeAssignment):
+    name = "Assignment"
     name_plural = "Assignments"
     icon = "fa-solid fa-link"
     column_list = [
@@ -203,23 +507,40 @@ class AssignmentAdmin(ModelView, model=PromocodeAssignment):
         PromocodeAssignment.group_id,
         PromocodeAssignment.created_at,
     ]
-    form_columns = [
-        PromocodeAssignment.promocode_id,
-        PromocodeAssignment.user_id,
-        PromocodeAssignment.group_id,
-    ]
+    column_labels = {PromocodeAssignment.promocode_id: "code"}
+    column_formatters = {
+        PromocodeAssignment.promocode_id: code_cell,
+        PromocodeAssignment.user_id: user_cell,
+        PromocodeAssignment.group_id: group_cell,
+    }
     can_edit = False
 
+    async def scaffold_form(self, rules: list[str] | None = None) -> type[Form]:
+        codes = await _code_choices(self.session_maker)
+        groups = await _group_choices(self.session_maker)
+        users = await _user_choices(self.session_maker)
+
+        class AssignForm(Form):
+            promocode_id = SelectField("Code", choices=codes, coerce=int)
+            group_ids = SelectMultipleField(
+                "Groups", choices=groups, coerce=int, validators=[Optional()]
+            )
+            user_ids = SelectMultipleField(
+                "Users", choices=users, description=PICK_USERS, validators=[Optional()]
+            )
+
+        return AssignForm
+
+    @form_errors
     async def insert_model(self, request: Request, data: dict) -> Any:
         promocode_id = int(data["promocode_id"])
-        request_body = validated(
+        body = validated(
             AssignmentRequest,
-            {
-                "user_ids": [data["user_id"]] if data.get("user_id") else [],
-                "group_ids": [data["group_id"]] if data.get("group_id") else [],
-            },
+            {"user_ids": data.get("user_ids") or [], "group_ids": data.get("group_ids") or []},
         )
-        await handlers.assign_promocode(promocode_id, request_body, actor_id=actor(request))
+        if not body.user_ids and not body.group_ids:
+            raise ValueError("choose at least one user or group")
+        await handlers.assign_promocode(promocode_id, body, actor_id=actor(request))
         return PromocodeAssignment(id=None, promocode_id=promocode_id)
 
     async def delete_model(self, request: Request, pk: Any) -> None:
@@ -234,12 +555,15 @@ class AssignmentAdmin(ModelView, model=PromocodeAssignment):
         )
 
 
+# -- read-only ----------------------------------------------------------------------------
+
+
 class PurchaseAdmin(ReadOnlyView, model=Purchase):
+    name = "Purchase"
     name_plural = "Purchases"
     icon = "fa-solid fa-cart-shopping"
     column_list = [
         Purchase.created_at,
-        Purchase.id,
         Purchase.user_id,
         Purchase.tariff_id,
         Purchase.code,
@@ -250,8 +574,21 @@ class PurchaseAdmin(ReadOnlyView, model=Purchase):
         Purchase.source,
         Purchase.cancel_reason,
     ]
+    column_labels = {Purchase.final_price: "paid"}
+    column_formatters = {
+        Purchase.user_id: user_cell,
+        Purchase.code: code_cell,
+        Purchase.base_price: money_cell,
+        Purchase.discount: money_cell,
+        Purchase.final_price: money_cell,
+    }
     column_default_sort = (Purchase.created_at, True)
-    column_searchable_list = [Purchase.code]
+    column_searchable_list = [Purchase.code, Purchase.user_id]
+    column_filters = [
+        AllUniqueStringValuesFilter(Purchase.status),
+        AllUniqueStringValuesFilter(Purchase.source),
+        SinceFilter(Purchase.created_at),
+    ]
 
 
 class AttemptAdmin(ReadOnlyView, model=PromocodeAttempt):
@@ -262,16 +599,34 @@ class AttemptAdmin(ReadOnlyView, model=PromocodeAttempt):
         PromocodeAttempt.created_at,
         PromocodeAttempt.user_id,
         PromocodeAttempt.code,
-        PromocodeAttempt.promocode_id,
         PromocodeAttempt.tariff_id,
         PromocodeAttempt.reason,
         PromocodeAttempt.endpoint,
     ]
+    column_formatters = {PromocodeAttempt.user_id: user_cell, PromocodeAttempt.code: code_cell}
     column_default_sort = (PromocodeAttempt.created_at, True)
-    column_searchable_list = [PromocodeAttempt.code, PromocodeAttempt.reason]
+    column_searchable_list = [
+        PromocodeAttempt.code,
+        PromocodeAttempt.reason,
+        PromocodeAttempt.user_id,
+    ]
+    column_filters = [
+        AllUniqueStringValuesFilter(PromocodeAttempt.reason),
+        AllUniqueStringValuesFilter(PromocodeAttempt.endpoint),
+        SinceFilter(PromocodeAttempt.created_at),
+    ]
+
+
+def batch_cell(model: Any, attribute: str) -> Markup:
+    """The batch's id, linking to its codes (with their uses) and to its CSV."""
+    return Markup(
+        '<a href="/admin/promocode/list?batch={}">{}</a> '
+        '(<a href="/admin/operations?batch_csv={}">CSV</a>)'
+    ).format(model.id, model.id, model.id)
 
 
 class BatchAdmin(ReadOnlyView, model=PromocodeBatch):
+    name = "Generated batch"
     name_plural = "Generated batches"
     icon = "fa-solid fa-boxes-stacked"
     column_list = [
@@ -282,14 +637,8 @@ class BatchAdmin(ReadOnlyView, model=PromocodeBatch):
         PromocodeBatch.pattern,
         PromocodeBatch.length,
     ]
+    column_formatters = {PromocodeBatch.id: batch_cell}
     column_default_sort = (PromocodeBatch.created_at, True)
-
-
-class UserAdmin(ReadOnlyView, model=User):
-    name_plural = "Users (ids and status)"
-    icon = "fa-solid fa-user"
-    column_list = [User.id, User.status, User.registered_at, User.updated_at]
-    column_searchable_list = [User.status]
 
 
 VIEWS = [
@@ -301,5 +650,4 @@ VIEWS = [
     PurchaseAdmin,
     AttemptAdmin,
     BatchAdmin,
-    UserAdmin,
 ]

@@ -1,0 +1,385 @@
+"""The console's own pages: dashboard, users (search by id or email, bulk targeting), a
+user's page, a code's page, a group's page and the event pipeline.
+
+Views stay thin: read with `admin.repository`, write with `loyalty.handlers` (the same
+rules and events as command_api), answer with a template. A change is always a POST (the
+CSRF middleware has checked its token before the view runs) followed by a redirect to a
+page that shows its outcome.
+"""
+
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from sqladmin import BaseView, expose
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.templating import Jinja2Templates
+
+from admin import formatting, people, pipeline
+from admin import repository as repo
+from admin.auth import current_operator
+from admin.notices import notify
+from core.config import get_settings
+from core.errors import ERROR_CODES, AppError
+from core.redis import get_redis
+from loyalty import handlers
+from loyalty.domain.enums import UserStatus
+from loyalty.read.postgres import AttemptFilter
+from loyalty.schemas import AssignmentRequest, MembersRequest
+
+# Where the buyer is told less than the operator may know (API.md: a code assigned to others
+# answers `promocode_not_found`), the operator reads what really happened.
+OPERATOR_WORDS = {
+    "promocode_not_assigned": "The code is only for assigned users and groups, and this user "
+    "is not one of them (the buyer was told: no such promo code)",
+}
+
+
+def reason_words(code: str) -> str:
+    """A rejection reason's code in plain words (the message its error class carries)."""
+    if code in OPERATOR_WORDS:
+        return OPERATOR_WORDS[code]
+    error = ERROR_CODES.get(code)
+    return error.message if error else code.replace("_", " ")
+
+
+def user_ids_of(form: FormData) -> list[uuid.UUID]:
+    """The users ticked in a picker (`user_ids` checkboxes or one `user_id`)."""
+    ids = []
+    for raw in [*form.getlist("user_ids"), *form.getlist("user_id")]:
+        try:
+            ids.append(uuid.UUID(str(raw).strip()))
+        except ValueError:
+            raise ValueError(f"'{raw}' is not a user id") from None
+    return ids
+
+
+def int_of(form: FormData, name: str, what: str) -> int:
+    raw = str(form.get(name) or "").strip()
+    if not raw.isdigit():
+        raise ValueError(f"choose {what}")
+    return int(raw)
+
+
+def back_to(request: Request, form: FormData, default: str) -> str:
+    """Where to go after a change: the page it came from (admin pages only)."""
+    back = str(form.get("back") or "")
+    base = str(request.url_for("admin:index")).rstrip("/")
+    return back if back.startswith(f"{base}/") or back.startswith("/admin/") else default
+
+
+async def do_change(
+    request: Request, change: Callable[[FormData], Awaitable[str]], default: str
+) -> Response:
+    """Runs one change and sends the browser back with its outcome in plain words."""
+    form = await request.form()
+    try:
+        notify(request, await change(form))
+    except (AppError, ValueError) as exc:
+        notify(request, str(exc), ok=False)
+    return RedirectResponse(back_to(request, form, default), status_code=303)
+
+
+async def user_search(request: Request, query: str, status: str = "") -> list[dict[str, Any]]:
+    """Users matching `query`: a part of an email (asked of auth) or of an id. Each row carries
+    its email (from auth, at request time)."""
+    query = query.strip()
+    status_only = status or None
+    async with repo.connection() as conn:
+        if not query:
+            rows = await repo.find_users(conn, status=status_only)
+        else:
+            rows = []
+            if "@" not in query and _looks_like_id(query):
+                rows = await repo.find_users(conn, id_part=query, status=status_only)
+            accounts = await people.search_by_email(request, query) or []
+            if accounts:
+                ids = [a.id for a in accounts]
+                rows += await repo.find_users(conn, ids=ids, status=status_only)
+    rows = list({r["id"]: r for r in rows}.values())
+    emails = await people.emails(request, [r["id"] for r in rows])
+    return [{**r, "email": emails.get(r["id"], "")} for r in rows]
+
+
+def _looks_like_id(text: str) -> bool:
+    return all(ch in "0123456789abcdefABCDEF-" for ch in text)
+
+
+async def dashboard(templates: Jinja2Templates, request: Request) -> Response:
+    """The landing page: today's uses and failures, top codes, failures by reason, and the
+    pipeline's health."""
+    async with repo.connection() as conn:
+        today = await repo.today(conn)
+        backlog = await repo.outbox_backlog(conn)
+    streams = await repo.streams(get_redis(get_settings().redis_url))
+    return await templates.TemplateResponse(
+        request,
+        "dashboard.html",
+        {
+            "title": "Dashboard",
+            "today": today,
+            "backlog": backlog,
+            "streams": streams,
+            "reason_words": reason_words,
+        },
+    )
+
+
+class PageView(BaseView):
+    """A page reached from links, not from the menu."""
+
+    def is_visible(self, request: Request) -> bool:
+        return False
+
+    async def page(self, request: Request, template: str, **context: Any) -> Response:
+        context.setdefault("reason_words", reason_words)
+        return await self.templates.TemplateResponse(request, template, context)
+
+    async def not_found(self, request: Request, what: str) -> Response:
+        return await self.templates.TemplateResponse(
+            request, "not_found.html", {"what": what, "title": f"No such {what}"}, status_code=404
+        )
+
+
+class UsersView(BaseView):
+    name = "Users"
+    icon = "fa-solid fa-user"
+
+    @expose("/users", methods=["GET", "POST"], identity="users")
+    async def users(self, request: Request) -> Response:
+        """Find users by id or email; assign a code to the ticked ones, add them to a group,
+        or go on to apply a code for them."""
+        here = str(request.url_for("admin:view-users"))
+        if request.method == "POST":
+            return await do_change(request, lambda form: self.change(request, form), here)
+        query = request.query_params.get("q", "")
+        status = request.query_params.get("status", "")
+        async with repo.connection() as conn:
+            codes = await repo.code_choices(conn)
+            groups = await repo.group_choices(conn)
+            tariffs = await repo.tariff_choices(conn)
+        return await self.templates.TemplateResponse(
+            request,
+            "users.html",
+            {
+                "title": "Users",
+                "query": query,
+                "status": status,
+                "statuses": [s.value for s in UserStatus],
+                "users": await user_search(request, query, status),
+                "codes": codes,
+                "groups": groups,
+                "tariffs": tariffs,
+                "back": str(request.url),
+            },
+        )
+
+    async def change(self, request: Request, form: FormData) -> str:
+        ids = user_ids_of(form)
+        if not ids:
+            raise ValueError("tick at least one user")
+        actor_id = current_operator(request).user_id
+        if form.get("op") == "add_to_group":
+            group_id = int_of(form, "group_id", "a group")
+            out = await handlers.add_group_members(
+                group_id, MembersRequest(user_ids=ids), actor_id=actor_id
+            )
+            return f"{len(out.user_ids)} user(s) added to the group ({len(ids)} ticked)"
+        promocode_id = int_of(form, "promocode_id", "a code")
+        out = await handlers.assign_promocode(
+            promocode_id, AssignmentRequest(user_ids=ids), actor_id=actor_id
+        )
+        return f"Code assigned to {len(out.user_ids)} user(s) ({len(ids)} ticked)"
+
+
+class UserPage(PageView):
+    name = "User"
+
+    @expose("/users/{user_id}", methods=["GET"], identity="user-page")
+    async def user_page(self, request: Request) -> Response:
+        """A user's groups, codes, purchases and failed attempts."""
+        try:
+            user_id = uuid.UUID(request.path_params["user_id"])
+        except ValueError:
+            return await self.not_found(request, "user")
+        async with repo.connection() as conn:
+            user = await repo.user(conn, user_id)
+            if user is None:
+                return await self.not_found(request, "user")
+            context = {
+                "groups": await repo.groups_of(conn, user_id),
+                "codes": await repo.codes_of(conn, user_id),
+                "purchases": await repo.purchases(conn, user_id=user_id),
+                "attempts": await repo.attempts(conn, AttemptFilter(user_id=user_id)),
+                "code_choices": await repo.code_choices(conn),
+                "group_choices": await repo.group_choices(conn),
+            }
+        email = (await people.emails(request, [user_id])).get(user_id, "")
+        return await self.page(
+            request,
+            "user.html",
+            title=email or str(user_id),
+            user=user,
+            email=email,
+            back=str(request.url),
+            **context,
+        )
+
+
+class CodePage(PageView):
+    name = "Promo code"
+
+    @expose("/codes/{promocode_id:int}", methods=["GET", "POST"], identity="code-page")
+    async def code_page(self, request: Request) -> Response:
+        """A code's terms in words, uses, purchases, assignments, failures by reason and per
+        day; assign it to users and groups, or remove an assignment."""
+        promocode_id = request.path_params["promocode_id"]
+        here = str(request.url_for("admin:view-code-page", promocode_id=promocode_id))
+        if request.method == "POST":
+            return await do_change(
+                request, lambda form: self.change(request, promocode_id, form), here
+            )
+        query = request.query_params.get("q", "")
+        async with repo.connection() as conn:
+            code = await repo.code(conn, promocode_id)
+            if code is None:
+                return await self.not_found(request, "promo code")
+            names = await repo.tariff_names(conn)
+            days = await repo.per_day(conn, promocode_id, code["code"])
+            context = {
+                "assignments": await repo.assignments(conn, promocode_id),
+                "purchases": await repo.purchases(conn, promocode_id=promocode_id),
+                "failures": await repo.failures_by_reason(
+                    conn, promocode_id=promocode_id, code_text=code["code"]
+                ),
+                "group_choices": await repo.group_choices(conn),
+                "tariffs": await repo.tariff_choices(conn),
+            }
+        assigned_users = [a["user_id"] for a in context["assignments"] if a["user_id"]]
+        assigned_users += [p["user_id"] for p in context["purchases"]]
+        return await self.page(
+            request,
+            "code.html",
+            title=f"Promo code {code['code']}",
+            code=code,
+            terms=formatting.terms(_Obj(code), names),
+            uses_left=None if code["max_uses"] is None else code["max_uses"] - code["uses"],
+            days=days,
+            day_max=max([1, *(max(d.uses, d.failures) for d in days)]),
+            emails=await people.emails(request, assigned_users),
+            query=query,
+            found=await user_search(request, query) if query else [],
+            back=here,
+            **context,
+        )
+
+    async def change(self, request: Request, promocode_id: int, form: FormData) -> str:
+        actor_id = current_operator(request).user_id
+        op = form.get("op")
+        if op == "unassign":
+            body = AssignmentRequest(
+                user_ids=user_ids_of(form),
+                group_ids=[int(g) for g in form.getlist("group_id") if str(g).isdigit()],
+            )
+            out = await handlers.unassign_promocode(promocode_id, body, actor_id=actor_id)
+            return f"Removed {len(out.user_ids) + len(out.group_ids)} assignment(s)"
+        if op == "assign_group":
+            group_id = int_of(form, "group_id", "a group")
+            out = await handlers.assign_promocode(
+                promocode_id, AssignmentRequest(group_ids=[group_id]), actor_id=actor_id
+            )
+            return "Assigned to the group" if out.group_ids else "The group already had it"
+        ids = user_ids_of(form)
+        if not ids:
+            raise ValueError("tick at least one user")
+        out = await handlers.assign_promocode(
+            promocode_id, AssignmentRequest(user_ids=ids), actor_id=actor_id
+        )
+        return f"Assigned to {len(out.user_ids)} user(s) ({len(ids)} ticked)"
+
+
+class GroupPage(PageView):
+    name = "Group"
+
+    @expose("/groups/{group_id:int}", methods=["GET", "POST"], identity="group-page")
+    async def group_page(self, request: Request) -> Response:
+        """A group's members (remove with a tick, add from a user search)."""
+        group_id = request.path_params["group_id"]
+        here = str(request.url_for("admin:view-group-page", group_id=group_id))
+        if request.method == "POST":
+            return await do_change(request, lambda form: self.change(request, group_id, form), here)
+        query = request.query_params.get("q", "")
+        async with repo.connection() as conn:
+            group = await repo.group(conn, group_id)
+            if group is None:
+                return await self.not_found(request, "group")
+            members = await repo.members(conn, group_id)
+            count = await repo.member_count(conn, group_id)
+        return await self.page(
+            request,
+            "group.html",
+            title=f"Group {group['name']}",
+            group=group,
+            members=members,
+            count=count,
+            emails=await people.emails(request, [m["user_id"] for m in members]),
+            query=query,
+            found=await user_search(request, query) if query else [],
+            back=here,
+        )
+
+    async def change(self, request: Request, group_id: int, form: FormData) -> str:
+        ids = user_ids_of(form)
+        if not ids:
+            raise ValueError("tick at least one user")
+        actor_id = current_operator(request).user_id
+        body = MembersRequest(user_ids=ids)
+        if form.get("op") == "remove":
+            out = await handlers.remove_group_members(group_id, body, actor_id=actor_id)
+            return f"{len(out.user_ids)} member(s) removed"
+        out = await handlers.add_group_members(group_id, body, actor_id=actor_id)
+        return f"{len(out.user_ids)} member(s) added ({len(ids)} ticked)"
+
+
+class PipelineView(BaseView):
+    name = "Event pipeline"
+    icon = "fa-solid fa-diagram-project"
+
+    @expose("/pipeline", methods=["GET", "POST"], identity="pipeline")
+    async def pipeline_page(self, request: Request) -> Response:
+        """Outbox backlog, stream lengths, consumer groups (lag, pending), dead letters; a
+        dead letter can be put back on its stream."""
+        redis = get_redis(get_settings().redis_url)
+        here = str(request.url_for("admin:view-pipeline"))
+        if request.method == "POST":
+
+            async def replay(form: FormData) -> str:
+                stream, entry_id = str(form.get("stream")), str(form.get("entry_id"))
+                new_id = await pipeline.replay_dead_letter(redis, stream, entry_id)
+                return f"Dead letter {entry_id} put back on {stream} as {new_id}"
+
+            return await do_change(request, replay, here)
+        async with repo.connection() as conn:
+            backlog = await repo.outbox_backlog(conn)
+        return await self.templates.TemplateResponse(
+            request,
+            "pipeline.html",
+            {
+                "title": "Event pipeline",
+                "backlog": backlog,
+                "streams": await repo.streams(redis),
+                "dead_letters": await repo.dead_letters(redis),
+            },
+        )
+
+
+class _Obj:
+    """A row's mapping read by attribute (what `formatting.terms` reads)."""
+
+    def __init__(self, row: dict[str, Any]) -> None:
+        self.__dict__.update(row)
+
+
+BASE_VIEWS = [UsersView, PipelineView, UserPage, CodePage, GroupPage]
