@@ -86,8 +86,9 @@ async def find_users(page, admin_url: str, text: str) -> None:
     await page.wait_for_url(re.compile(r"q="))
 
 
-async def failed_attempt(platform, email: str, typed: str) -> None:
-    """The buyer types a code that does not exist, through the real API."""
+async def failed_attempt(platform, email: str, typed: str, tariff_id: int) -> None:
+    """The buyer types a code that does not exist for a tariff that does, through the real
+    API (so the reason is the code, whatever else the database holds)."""
     async with httpx.AsyncClient() as http:
         login = await http.post(
             f"{platform.urls['auth']}/api/v1/auth/login",
@@ -96,7 +97,7 @@ async def failed_attempt(platform, email: str, typed: str) -> None:
         token = login.json()["access_token"]
         rejected = await http.post(
             f"{platform.urls['command_api']}/api/v1/loyalty/apply_promocode",
-            json={"promocode": typed, "tariff_id": 1},
+            json={"promocode": typed, "tariff_id": tariff_id},
             headers={"Authorization": f"Bearer {token}"},
         )
     assert rejected.status_code == 404
@@ -177,7 +178,8 @@ async def test_an_operator_runs_a_promotion_in_a_real_browser(platform, page, sh
     await shot("admin-code")
 
     # "Why did my code fail?": find the buyer by email, read the reason on their page.
-    await failed_attempt(platform, first_email, f"NOPE{tag.upper()}")
+    [tariff] = await sql("SELECT id FROM tariffs WHERE name = :n", n=tariff_name)
+    await failed_attempt(platform, first_email, f"NOPE{tag.upper()}", tariff["id"])
     await find_users(page, admin, first_email)
     await page.get_by_role("link", name=first_email).click()
     await page.wait_for_url(re.compile(rf"/admin/users/{first}"))
