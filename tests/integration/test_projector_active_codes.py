@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from pydantic_core import to_jsonable_python
 
-from loyalty.read.active import active_promocodes
+from loyalty.read.postgres import CodeFilter
 from tests.support import loyalty_writes as w
 from tests.support.factories import (
     create_batch,
@@ -19,7 +19,7 @@ from tests.support.read_side import ReadSideDriver
 
 
 async def active(side: ReadSideDriver, user_id: uuid.UUID) -> dict[str, dict]:
-    return {c["code"]: c for c in await side.reads.active_promocodes(user_id)}
+    return {c["code"]: c for c in await side.active(user_id)}
 
 
 async def test_a_public_code_is_listed_with_its_counters(side):
@@ -148,9 +148,7 @@ async def test_batch_codes_are_not_advertised_unless_assigned(side):
     user = await create_loyalty_user()
     batch_id = (await create_batch(3)).batch_id
     await side.settle()
-    listed = await side.reads.codes(
-        batch_id=batch_id, is_active=None, code=None, limit=10, offset=0
-    )
+    listed = await side.reads.codes(CodeFilter(batch_id=batch_id, limit=10))
     batch_codes = [c["code"] for c in listed[0]]
     assert len(batch_codes) == 3
     assert not set(batch_codes) & set(await active(side, user))
@@ -175,7 +173,6 @@ async def test_time_window_is_evaluated_at_read_time_without_any_event(side):
     before = await active(side, user)
     assert starting.code not in before and ending.code in before
 
-    stored = await side.reads.models.active_candidates(user)
     later = now + timedelta(hours=2)
-    after = {c["code"] for c in active_promocodes(stored.status, stored.candidates, later)}
+    after = {c["code"] for c in await side.active(user, now=later)}
     assert starting.code in after and ending.code not in after
