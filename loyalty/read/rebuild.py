@@ -32,7 +32,9 @@ from loyalty.read.scripts import Scripts
 log = logging.getLogger(__name__)
 
 LOCK_TTL_MS = 30_000
-SCAN_COUNT = 1000
+SCAN_COUNT = 5000
+# Rows per server-side cursor fetch and per pipelined round trip.
+CHUNK = 2000
 
 
 class RebuildTimeout(Exception):
@@ -157,13 +159,20 @@ class _Loader:
     async def each(
         self, conn, statement, what: str, load: Callable[[Pipeline, Any], Awaitable[None]]
     ) -> None:
+        """Streams the statement's rows; while Redis applies one chunk's pipeline, the next
+        chunk is fetched from Postgres and built."""
         count = 0
-        async for rows in repo.rows_in_chunks(conn, statement):
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for row in rows:
-                    await load(pipe, row)
-                await pipe.execute()
+        applying: asyncio.Task | None = None
+        async for rows in repo.rows_in_chunks(conn, statement, CHUNK):
+            pipe = self.redis.pipeline(transaction=False)
+            for row in rows:
+                await load(pipe, row)
+            if applying is not None:
+                await applying
+            applying = asyncio.create_task(pipe.execute())
             count += len(rows)
+        if applying is not None:
+            await applying
         self.counts[what] = count
 
     async def code(self, pipe: Pipeline, row) -> None:
