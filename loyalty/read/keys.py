@@ -20,8 +20,9 @@ generated batch is kept here unless a code of it is assigned to someone (docs/re
   is "assigned / a member", a negative one "taken back": a change applies only when its
   version is above the absolute value held, so the audience is right in any order.
 - `rm:uses:<uid>` hash: `<code_id>` -> this user's uses, `v:<code_id>` -> version read at.
-- `rm:purchase:<id>` hash: `data` (JSON), `rank` (pending 1, paid/cancelled 2);
-  `rm:purchases:<uid>` zset (score created_at epoch): a user's purchases.
+- `rm:purchases:<uid>` zset (member purchase id, score created_at epoch) and
+  `rm:purchase_data:<uid>` hash purchase id -> status rank (one digit: pending 1,
+  paid/cancelled 2) then the purchase's JSON: a user's purchases, two keys per user.
 """
 
 PREFIX = "rm:"
@@ -43,8 +44,8 @@ user_codes = ("rm:user:{}" + CODES_SUFFIX).format
 user_groups = "rm:user:{}:groups".format
 group_codes = (GROUP_PREFIX + "{}" + CODES_SUFFIX).format
 user_uses = "rm:uses:{}".format
-purchase = "rm:purchase:{}".format
 user_purchases = "rm:purchases:{}".format
+user_purchase_data = "rm:purchase_data:{}".format
 
 
 def public_member(text: str, code_id: int | str) -> str:

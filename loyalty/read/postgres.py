@@ -259,7 +259,8 @@ def all_user_uses():
 
 
 def all_purchases():
-    return select(purchases_t)
+    """A user's purchases together, so a chunk writes each user's in one command per key."""
+    return select(purchases_t).order_by(purchases_t.c.user_id)
 
 
 def all_user_statuses():

@@ -156,7 +156,7 @@ class Projection:
             self.scripts.apply_purchase,
             event_id,
             [
-                keys.purchase(payload["id"]),
+                keys.user_purchase_data(payload["user_id"]),
                 keys.user_purchases(payload["user_id"]),
                 keys.code(code_id if code_id is not None else "-"),
                 keys.user_uses(payload["user_id"]),

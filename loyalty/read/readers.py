@@ -97,12 +97,12 @@ class ReadModels:
 
     async def purchases(self, user_id: uuid.UUID, limit: int, offset: int) -> list[dict] | None:
         reply = await self.scripts.user_purchases(
-            keys=[keys.BUILT, keys.user_purchases(user_id)],
-            args=[offset, limit, keys.purchase("")],
+            keys=[keys.BUILT, keys.user_purchases(user_id), keys.user_purchase_data(user_id)],
+            args=[offset, limit],
         )
         if reply[0] == 0:
             return None
-        return [json.loads(data) for data in reply[1:]]
+        return [json.loads(data[1:]) for data in reply[1:]]  # after the rank digit
 
     async def is_built(self) -> bool:
         return bool(await self.redis.exists(keys.BUILT))

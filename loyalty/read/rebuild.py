@@ -88,7 +88,7 @@ async def rebuild_read_models(redis: Redis, engine: AsyncEngine) -> dict[str, in
         await loader.each(conn, repo.listable_codes(), "codes", loader.code)
         await loader.each(conn, repo.all_audience_versions(), "audience", loader.audience)
         await loader.each(conn, repo.all_user_uses(), "user_uses", loader.user_uses)
-        await loader.each(conn, repo.all_purchases(), "purchases", loader.purchase)
+        await loader.each(conn, repo.all_purchases(), "purchases", loader.purchases, per_chunk=True)
         await loader.each(conn, repo.all_user_statuses(), "users", loader.user_status)
     await redis.set(keys.BUILT, datetime.now(UTC).isoformat())
     log.info(
@@ -157,16 +157,25 @@ class _Loader:
         self.counts: dict[str, int] = {}
 
     async def each(
-        self, conn, statement, what: str, load: Callable[[Pipeline, Any], Awaitable[None]]
+        self,
+        conn,
+        statement,
+        what: str,
+        load: Callable[[Pipeline, Any], Awaitable[None]],
+        *,
+        per_chunk: bool = False,
     ) -> None:
         """Streams the statement's rows; while Redis applies one chunk's pipeline, the next
-        chunk is fetched from Postgres and built."""
+        chunk is fetched from Postgres and built. `per_chunk`: `load` takes a chunk's rows."""
         count = 0
         applying: asyncio.Task | None = None
         async for rows in repo.rows_in_chunks(conn, statement, CHUNK):
             pipe = self.redis.pipeline(transaction=False)
-            for row in rows:
-                await load(pipe, row)
+            if per_chunk:  # `load` takes the whole chunk
+                await load(pipe, rows)
+            else:
+                for row in rows:
+                    await load(pipe, row)
             if applying is not None:
                 await applying
             applying = asyncio.create_task(pipe.execute())
@@ -188,18 +197,19 @@ class _Loader:
             mapping={row.promocode_id: row.uses, f"v:{row.promocode_id}": row.version},
         )
 
-    async def purchase(self, pipe: Pipeline, row) -> None:
-        snapshot = repo.purchase_snapshot(row)
-        pipe.hset(
-            keys.purchase(row.id),
-            mapping={
-                "data": to_json(
-                    {k: v for k, v in snapshot.items() if k not in events.PURCHASE_COUNTERS}
-                ),
-                "rank": PURCHASE_RANK[PurchaseStatus(row.status)],
-            },
-        )
-        pipe.zadd(keys.user_purchases(row.user_id), {str(row.id): row.created_at.timestamp()})
+    async def purchases(self, pipe: Pipeline, rows: list) -> None:
+        """A chunk of purchases, two commands per user (rows come grouped by user)."""
+        by_user: dict[Any, tuple[dict, dict]] = {}
+        for row in rows:
+            data, when = by_user.setdefault(row.user_id, ({}, {}))
+            snapshot = repo.purchase_snapshot(row)
+            fields = {k: v for k, v in snapshot.items() if k not in events.PURCHASE_COUNTERS}
+            rank = PURCHASE_RANK[PurchaseStatus(row.status)]
+            data[snapshot["id"]] = f"{rank}{to_json(fields)}"
+            when[snapshot["id"]] = row.created_at.timestamp()
+        for user_id, (data, when) in by_user.items():
+            pipe.hset(keys.user_purchase_data(user_id), mapping=data)
+            pipe.zadd(keys.user_purchases(user_id), when)
 
     async def user_status(self, pipe: Pipeline, row) -> None:
         pipe.hset(

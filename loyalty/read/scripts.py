@@ -55,15 +55,15 @@ end
     + _EPILOGUE
 )
 
-# KEYS[3] purchase hash, [4] user's purchases zset, [5] code hash, [6] user's uses hash.
-# ARGV[3] purchase id, [4] JSON, [5] status rank, [6] created_at epoch, [7] has counters,
-# [8] code version, [9] code uses, [10] user's uses, [11] code id.
+# KEYS[3] user's purchase data hash, [4] user's purchases zset, [5] code hash, [6] user's
+# uses hash. ARGV[3] purchase id, [4] JSON, [5] status rank (one digit), [6] created_at epoch,
+# [7] has counters, [8] code version, [9] code uses, [10] user's uses, [11] code id.
 APPLY_PURCHASE = (
     _PRELUDE
     + """
-local rank = tonumber(ARGV[5])
-if rank >= tonumber(redis.call('HGET', KEYS[3], 'rank') or '0') then
-  redis.call('HSET', KEYS[3], 'data', ARGV[4], 'rank', rank)
+local held = redis.call('HGET', KEYS[3], ARGV[3])
+if not held or tonumber(ARGV[5]) >= tonumber(string.sub(held, 1, 1)) then
+  redis.call('HSET', KEYS[3], ARGV[3], ARGV[5] .. ARGV[4])
 end
 redis.call('ZADD', KEYS[4], ARGV[6], ARGV[3])
 if ARGV[7] == '1' then
@@ -155,15 +155,16 @@ for _, member in ipairs(members) do add(string.match(member, ' (%d+)$')) end
 return out
 """
 
-# KEYS[1] marker, [2] user's purchases zset; ARGV[1] offset, [2] limit, [3] purchase prefix.
-# Returns {0} when not built, else {1, data1, data2, ...} newest first.
+# KEYS[1] marker, [2] user's purchases zset, [3] user's purchase data hash; ARGV[1] offset,
+# [2] limit. Returns {0} when not built, else {1, data1, data2, ...} newest first (each with
+# its rank digit in front).
 USER_PURCHASES = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return {0} end
 local ids = redis.call('ZREVRANGE', KEYS[2], tonumber(ARGV[1]),
                        tonumber(ARGV[1]) + tonumber(ARGV[2]) - 1)
 local out = {1}
 for _, id in ipairs(ids) do
-  local data = redis.call('HGET', ARGV[3] .. id, 'data')
+  local data = redis.call('HGET', KEYS[3], id)
   if data then out[#out + 1] = data end
 end
 return out

@@ -116,9 +116,8 @@ class World:
         found = [keys.code(c.id) for c in self.codes]
         for u in self.users:
             found += [keys.user_codes(u), keys.user_groups(u), keys.user_uses(u)]
-            found += [keys.user_purchases(u)]
+            found += [keys.user_purchases(u), keys.user_purchase_data(u)]
         found += [keys.group_codes(g) for g in self.groups]
-        found += [keys.purchase(p.purchase_id) for p in self.purchases]
         return found
 
 
