@@ -4,8 +4,10 @@ stream, consumer group and projector (in-process), read back with query_api's re
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from pydantic_core import to_jsonable_python
 
+from loyalty.domain import errors
 from loyalty.read.postgres import CodeFilter
 from tests.support import loyalty_writes as w
 from tests.support.factories import (
@@ -176,3 +178,13 @@ async def test_time_window_is_evaluated_at_read_time_without_any_event(side):
     later = now + timedelta(hours=2)
     after = {c["code"] for c in await side.active(user, now=later)}
     assert starting.code in after and ending.code not in after
+
+
+async def test_a_user_unknown_to_the_loyalty_side_is_listed_nothing_as_a_use_refuses_them(side):
+    stranger = uuid.uuid4()  # registered in auth, not synced yet
+    tariff = await create_tariff()
+    promo = await create_promocode()
+    await side.settle()
+    assert await active(side, stranger) == {}
+    with pytest.raises(errors.UserNotEligible):
+        await w.reserve(stranger, promo, tariff)
