@@ -21,7 +21,12 @@ from core.inbox import InboxRepository
 from core.outbox import Event, UnitOfWork, make_event
 from core.redis import get_redis
 from core.streams import LOYALTY_EVENTS
-from loyalty.audience.repository import AssignmentRepository, GroupRepository, UserRepository
+from loyalty.audience.repository import (
+    AssignmentRepository,
+    AudienceVersionRepository,
+    GroupRepository,
+    UserRepository,
+)
 from loyalty.catalog.repository import BatchRepository, PromocodeRepository, TariffRepository
 from loyalty.models import outbox, processed_events
 from loyalty.purchasing.idempotency import IdempotencyRepository
@@ -37,6 +42,7 @@ class LoyaltyUnitOfWork(UnitOfWork):
     users: UserRepository
     groups: GroupRepository
     assignments: AssignmentRepository
+    audience_versions: AudienceVersionRepository
     uses: UseRepository
     purchases: PurchaseRepository
     attempts: AttemptRepository
@@ -55,6 +61,7 @@ class LoyaltyUnitOfWork(UnitOfWork):
         self.users = UserRepository(session)
         self.groups = GroupRepository(session)
         self.assignments = AssignmentRepository(session)
+        self.audience_versions = AudienceVersionRepository(session)
         self.uses = UseRepository(session)
         self.purchases = PurchaseRepository(session)
         self.attempts = AttemptRepository(session)

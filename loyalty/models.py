@@ -165,6 +165,20 @@ class PromocodeAssignment(LoyaltyModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
 
 
+class AudienceVersion(LoyaltyModel, table=True):
+    """The version of the latest change of one audience pair, kept after the pair is taken
+    back: a code given to a user (`kind` u) or a group (g), a user in a group (m). Versions
+    come from one sequence, taken in the transaction of the change after its row lock, so for
+    one pair they grow in commit order; the read models apply a change only when newer."""
+
+    __tablename__ = "audience_versions"
+    kind: str = Field(primary_key=True, max_length=1)
+    scope_id: int = Field(primary_key=True, description="the code's id (u, g) or group's (m)")
+    target: str = Field(primary_key=True, max_length=36, description="the user or group id")
+    version: int = Field(sa_column=Column(BigInteger, nullable=False))
+    present: bool
+
+
 class PromocodeUserUses(LoyaltyModel, table=True):
     """Per-user counter, taken with a conditional UPDATE like the global one."""
 

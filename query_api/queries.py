@@ -2,7 +2,8 @@
 
 When the "built" marker is missing (Redis restarted empty, FLUSHALL) a rebuild starts in the
 background (one process at a time, under a Redis lock) and meanwhile buyers get their answer
-computed from Postgres, never an empty list; operator reads wait for the rebuild.
+computed from Postgres, never an empty list. Operators read codes, batches and attempts from
+Postgres through the read-only engine: none of it is kept in Redis.
 """
 
 import asyncio
@@ -10,21 +11,18 @@ import logging
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from typing import Any
 
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from loyalty.domain.errors import BatchNotFound, PromocodeNotFound, ReadModelRebuilding
+from loyalty.domain.errors import BatchNotFound, PromocodeNotFound
 from loyalty.read import postgres as repo
 from loyalty.read.active import active_promocodes
 from loyalty.read.batch_csv import batch_csv_lines
-from loyalty.read.readers import ReadModels
-from loyalty.read.rebuild import RebuildTimeout, ensure_built
+from loyalty.read.readers import ActivePage, ReadModels
+from loyalty.read.rebuild import ensure_built
 
 log = logging.getLogger(__name__)
-
-OPERATOR_WAIT_SECONDS = 60.0
 
 
 class ReadSide:
@@ -36,16 +34,17 @@ class ReadSide:
 
     # -- buyers ---------------------------------------------------------------------------
 
-    async def active_promocodes(self, user_id: uuid.UUID) -> list[dict[str, Any]]:
+    async def active_promocodes(self, user_id: uuid.UUID, limit: int, offset: int) -> ActivePage:
         now = datetime.now(UTC)
-        snapshot = await self.models.active_candidates(user_id)
-        if snapshot is not None:
-            return active_promocodes(snapshot.status, snapshot.candidates, now)
+        page = await self.models.active_page(user_id, now, limit, offset)
+        if page is not None:
+            return page
         self.start_rebuild()
         async with repo.read_only(self.engine) as conn:
             status = await repo.user_status(conn, user_id)
             candidates = await repo.active_candidates(conn, user_id)
-        return active_promocodes(status, candidates, now)
+        listed = active_promocodes(status, candidates, now)
+        return ActivePage(listed[offset : offset + limit], len(listed) > offset + limit)
 
     async def purchases(self, user_id: uuid.UUID, limit: int, offset: int) -> list[dict]:
         found = await self.models.purchases(user_id, limit, offset)
@@ -57,34 +56,14 @@ class ReadSide:
 
     # -- operators ------------------------------------------------------------------------
 
-    async def codes(
-        self,
-        *,
-        batch_id: uuid.UUID | None,
-        is_active: bool | None,
-        code: str | None,
-        limit: int,
-        offset: int,
-    ) -> tuple[list[dict], bool]:
-        await self.require_built()
-        if code is not None:
-            code_id = await self.models.code_id(code)
-            found = await self.models.code(code_id) if code_id else None
-            matches = [
-                c
-                for c in [found]
-                if c
-                and (batch_id is None or c["batch_id"] == str(batch_id))
-                and (is_active is None or c["is_active"] == is_active)
-            ]
-            return matches[offset : offset + limit], False
-        return await self.models.codes(
-            batch_id=batch_id, is_active=is_active, limit=limit, offset=offset
-        )
+    async def codes(self, criteria: repo.CodeFilter) -> tuple[list[dict], bool]:
+        """Read from Postgres (read-only): batch codes are not kept in Redis."""
+        async with repo.read_only(self.engine) as conn:
+            return await repo.codes_page(conn, criteria)
 
     async def code(self, code_id: int) -> dict:
-        await self.require_built()
-        found = await self.models.code(code_id)
+        async with repo.read_only(self.engine) as conn:
+            found = await repo.code_detail(conn, code_id)
         if found is None:
             raise PromocodeNotFound(details={"promocode_id": code_id})
         return found
@@ -109,14 +88,6 @@ class ReadSide:
             self._rebuild = asyncio.create_task(ensure_built(self.redis, self.engine))
             self._rebuild.add_done_callback(_log_failure)
         return self._rebuild
-
-    async def require_built(self) -> None:
-        if await self.models.is_built():
-            return
-        try:
-            await asyncio.wait_for(asyncio.shield(self.start_rebuild()), OPERATOR_WAIT_SECONDS)
-        except (TimeoutError, RebuildTimeout, OSError) as exc:
-            raise ReadModelRebuilding() from exc
 
 
 def _log_failure(task: asyncio.Task) -> None:

@@ -4,12 +4,12 @@ import json
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
 from core.inputs import Text, UtcMoment
 from core.security import CurrentOperator, CurrentPrincipal
-from loyalty.read.postgres import AttemptFilter
+from loyalty.read.postgres import AttemptFilter, CodeFilter
 from loyalty.schemas import PurchaseOut
 from query_api.deps import ReadSideDep
 from query_api.schemas import ActivePromocode, AttemptOut, PromocodeOut, PromocodePage
@@ -18,19 +18,40 @@ PREFIX = "/api/v1/loyalty"
 router = APIRouter(prefix=PREFIX)
 
 Limit = Annotated[int, Query(ge=1, le=500)]
+DEFAULT_ACTIVE_PAGE, MAX_ACTIVE_PAGE = 50, 200
 Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 
 
+ActiveLimit = Annotated[
+    int, Query(ge=1, le=MAX_ACTIVE_PAGE, description=f"at most {MAX_ACTIVE_PAGE}")
+]
+# A page costs what precedes it: the offset is bounded like the page.
+ActiveOffset = Annotated[int, Query(ge=0, le=10_000)]
+
+
 @router.get("/get_active_promocodes", response_model=list[ActivePromocode], tags=["buyer"])
-async def get_active_promocodes(principal: CurrentPrincipal, reads: ReadSideDep) -> Response:
+async def get_active_promocodes(
+    request: Request,
+    principal: CurrentPrincipal,
+    reads: ReadSideDep,
+    limit: ActiveLimit = DEFAULT_ACTIVE_PAGE,
+    offset: ActiveOffset = 0,
+) -> Response:
     """The codes the caller can use right now: assigned to them, to one of their groups, or
     to everyone (batch codes excepted); minus disabled, not yet started, expired, exhausted
     and used up: exactly what `use_promocode` would accept. Empty for an account that may not
     use codes (blocked, deleted, or not known to the loyalty side yet). `uses_left_*` null:
-    unlimited."""
-    listed = await reads.active_promocodes(principal.user_id)
+    unlimited. Ending soonest first (never-ending last, then by code), a page at a time:
+    `limit` (default 50, at most 200) from `offset`; when more follow, the `Link` header
+    names the next page (`rel="next"`)."""
+    page = await reads.active_promocodes(principal.user_id, limit, offset)
+    headers = {}
+    if page.has_more:
+        following = request.url.include_query_params(limit=limit, offset=offset + limit)
+        headers["Link"] = f'<{following}>; rel="next"'
     # Built from what the projector stored, already JSON-ready: answered without re-validation.
-    return Response(json.dumps(listed, separators=(",", ":")), media_type="application/json")
+    body = json.dumps(page.items, separators=(",", ":"))
+    return Response(body, media_type="application/json", headers=headers)
 
 
 @router.get("/purchases", response_model=list[PurchaseOut], tags=["buyer"])
@@ -55,7 +76,7 @@ async def list_promocodes(
     """Promo codes, newest first, with `uses`, `uses_left_total` and failed attempts counted
     by reason. Filters: `batch_id`, `is_active`, `code` (exact, case-insensitive)."""
     items, has_more = await reads.codes(
-        batch_id=batch_id, is_active=is_active, code=code, limit=limit, offset=offset
+        CodeFilter(batch_id=batch_id, is_active=is_active, code=code, limit=limit, offset=offset)
     )
     return PromocodePage(
         items=[PromocodeOut.model_validate(i) for i in items],

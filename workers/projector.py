@@ -4,6 +4,10 @@ Runs as two consumer groups (`projector`, `projector_users`) under the common ru
 acknowledges an entry only after the handler returned, reclaims entries of dead consumers and
 dead-letters poison events. When the read model is missing (Redis came back empty) the
 handler rebuilds it from Postgres first, then applies the event.
+
+A generated batch is one event the projector ignores: its codes are never listed, so none is
+projected (operators read them from Postgres), and a batch of a million codes holds up
+nobody's purchase behind it. A batch code is read from Postgres when it is assigned.
 """
 
 import logging
@@ -15,8 +19,6 @@ from core.config import Settings
 from core.outage import Outage
 from core.redis import make_redis
 from core.streams import Envelope
-from loyalty.domain import events
-from loyalty.read import keys
 from loyalty.read import postgres as repo
 from loyalty.read.projection import NotBuilt, Projection
 from loyalty.read.rebuild import ensure_built
@@ -31,7 +33,7 @@ class Projector:
     def __init__(self, redis: Redis, engine: AsyncEngine) -> None:
         self.redis = redis
         self.engine = engine
-        self.projection = Projection(redis)
+        self.projection = Projection(redis, load_code=self._load_code)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Projector":
@@ -49,22 +51,11 @@ class Projector:
                 await self._wait_for_model()
 
     async def _apply(self, envelope: Envelope) -> None:
-        if envelope.type == events.BATCH_GENERATED:
-            await self._apply_batch(envelope)
-        else:
-            await self.projection.apply(envelope)
+        await self.projection.apply(envelope)
 
-    async def _apply_batch(self, envelope: Envelope) -> None:
-        """A batch event carries no codes (there may be 100,000): read them from Postgres."""
-        if await self.redis.exists(keys.seen(envelope.event_id)):
-            return
+    async def _load_code(self, code_id: int) -> dict | None:
         async with repo.read_only(self.engine) as conn:
-            async for chunk in repo.batch_code_chunks(conn, envelope.payload["batch_id"]):
-                async with self.redis.pipeline(transaction=False) as pipe:
-                    for snapshot in chunk:
-                        await self.projection.upsert_code(None, snapshot, via=pipe)
-                    await pipe.execute()
-        await self.projection.mark_seen(envelope.event_id)
+            return await repo.code_by_id(conn, code_id)
 
     async def _wait_for_model(self) -> None:
         outage = Outage("projector rebuild", log, base=0.5, cap=10.0)

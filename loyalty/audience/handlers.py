@@ -75,7 +75,15 @@ async def _assignment_changed(
     group_ids: list[int],
 ) -> AssignmentOut:
     if user_ids or group_ids:
-        payload = events.assignment_payload(promocode_id, user_ids, group_ids)
+        present = event_type == events.PROMOCODE_ASSIGNED
+        stamp = uow.audience_versions.stamp
+        payload = events.assignment_payload(
+            promocode_id,
+            user_ids,
+            group_ids,
+            await stamp(events.AUDIENCE_USER, promocode_id, user_ids, present=present),
+            await stamp(events.AUDIENCE_GROUP, promocode_id, group_ids, present=present),
+        )
         await uow.commit_event(event_type, promocode_id, payload)
     return AssignmentOut(promocode_id=promocode_id, user_ids=user_ids, group_ids=group_ids)
 
@@ -116,7 +124,12 @@ async def _members_changed(
     uow: LoyaltyUnitOfWork, event_type: str, group_id: int, user_ids: list[uuid.UUID]
 ) -> MembersOut:
     if user_ids:
-        await uow.commit_event(event_type, group_id, events.members_payload(group_id, user_ids))
+        present = event_type == events.GROUP_MEMBERS_ADDED
+        versions = await uow.audience_versions.stamp(
+            events.AUDIENCE_MEMBER, group_id, user_ids, present=present
+        )
+        payload = events.members_payload(group_id, user_ids, versions)
+        await uow.commit_event(event_type, group_id, payload)
     return MembersOut(group_id=group_id, user_ids=user_ids)
 
 

@@ -9,17 +9,18 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, delete, func, select
+from sqlalchemy import Select, delete, func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from core.repository import Repository, RowRepository
 from loyalty.domain.errors import GroupNameTaken
-from loyalty.models import GroupMember, PromocodeAssignment, User, UserGroup
+from loyalty.models import AudienceVersion, GroupMember, PromocodeAssignment, User, UserGroup
 
 users = User.__table__
 groups = UserGroup.__table__
 members = GroupMember.__table__
 assignments = PromocodeAssignment.__table__
+audience_versions = AudienceVersion.__table__
 
 
 def codes_assigned_to(user_id: Any) -> Select:
@@ -122,3 +123,38 @@ class AssignmentRepository(Repository):
             .where(assignments.c.promocode_id == promocode_id, target.in_(list(ids)))
             .returning(target)
         )
+
+
+class AudienceVersionRepository(Repository):
+    """Stamps each changed audience pair with a new version (`AudienceVersion`)."""
+
+    async def stamp(
+        self, kind: str, scope_id: int, targets: Sequence[Any], *, present: bool
+    ) -> list[int]:
+        """The new version of each target's pair, in the order given. Called after the change
+        in the same transaction, which holds the pair's row lock until it commits."""
+        if not targets:
+            return []
+        rows = [
+            {
+                "kind": kind,
+                "scope_id": scope_id,
+                "target": str(t),
+                "version": text("nextval('audience_version_seq')"),
+                "present": present,
+            }
+            for t in targets
+        ]
+        statement = pg_insert(audience_versions).values(rows)
+        found = await self.session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[
+                    audience_versions.c.kind,
+                    audience_versions.c.scope_id,
+                    audience_versions.c.target,
+                ],
+                set_={"version": statement.excluded.version, "present": present},
+            ).returning(audience_versions.c.target, audience_versions.c.version)
+        )
+        versions = {r.target: r.version for r in found}
+        return [versions[str(t)] for t in targets]

@@ -4,7 +4,7 @@ A `Rejection` is a reason a promo code cannot be used: it is logged with the att
 emitted as `promocode.rejected`; `REJECTION_ORDER` is the order the rules check them in.
 """
 
-from core.errors import AppError, ServiceUnavailable
+from core.errors import AppError
 
 
 class Rejection(AppError):
@@ -136,7 +136,3 @@ class GroupNameTaken(AppError, code="group_name_taken", status_code=409):
 
 class UserNotFound(AppError, code="user_not_found", status_code=404):
     message = "Unknown to the loyalty side (not registered, or not synced yet)"
-
-
-class ReadModelRebuilding(ServiceUnavailable, code="read_model_rebuilding"):
-    message = "The read model is being rebuilt; try again shortly"

@@ -80,15 +80,32 @@ def rejection_payload(attempt: PromocodeAttempt) -> dict[str, Any]:
     return _payload(attempt_id=fields.pop("id"), **fields)
 
 
+# The kinds of audience pairs (`AudienceVersion.kind`).
+AUDIENCE_USER, AUDIENCE_GROUP, AUDIENCE_MEMBER = "u", "g", "m"
+
+
 def assignment_payload(
-    promocode_id: int, user_ids: Sequence[Any], group_ids: Sequence[int]
+    promocode_id: int,
+    user_ids: Sequence[Any],
+    group_ids: Sequence[int],
+    user_versions: Sequence[int],
+    group_versions: Sequence[int],
 ) -> dict[str, Any]:
-    """The users and groups a code was given to (or taken from) by one change."""
-    return _payload(promocode_id=promocode_id, user_ids=list(user_ids), group_ids=list(group_ids))
+    """The users and groups a code was given to (or taken from) by one change, each with the
+    version of that pair's change (the read side applies it only when newer)."""
+    return _payload(
+        promocode_id=promocode_id,
+        user_ids=list(user_ids),
+        group_ids=list(group_ids),
+        user_versions=list(user_versions),
+        group_versions=list(group_versions),
+    )
 
 
-def members_payload(group_id: int, user_ids: Sequence[Any]) -> dict[str, Any]:
-    return _payload(group_id=group_id, user_ids=list(user_ids))
+def members_payload(
+    group_id: int, user_ids: Sequence[Any], versions: Sequence[int]
+) -> dict[str, Any]:
+    return _payload(group_id=group_id, user_ids=list(user_ids), versions=list(versions))
 
 
 def batch_payload(batch: dict[str, Any], template: dict[str, Any]) -> dict[str, Any]:

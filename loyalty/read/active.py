@@ -1,5 +1,9 @@
 """Which promo codes a user sees right now: a pure function of the candidates and `now`.
 
+The listing is ordered by the end of validity (soonest first, never-ending codes last), then
+by code text: `rm:public` holds the public codes in exactly this order, so a page reads a
+prefix of it (`readers.ReadModels.active_page`) whatever the number of codes.
+
 Time is evaluated here, at read time: a code appears at `valid_from` and disappears at
 `valid_until` without waiting for any event. A code is listed exactly when the write side's
 rules would accept a use of it for some tariff (`rules.code_rejection`).
@@ -22,6 +26,7 @@ from loyalty.domain import rules
 class CodeView:
     """What the listing rule reads of a code (a `Promocode` as the rules see it)."""
 
+    id: int
     code: str
     discount_type: str
     value: int
@@ -41,6 +46,7 @@ class CodeView:
         """From a code's snapshot (`promocode_payload`, JSON-ready)."""
         until = snapshot["valid_until"]
         return cls(
+            id=snapshot["id"],
             code=snapshot["code"],
             discount_type=snapshot["discount_type"],
             value=snapshot["value"],
@@ -70,21 +76,33 @@ class Candidate:
     user_uses: int
 
 
-def active_promocodes(
+def visible(
     status: str | None, candidates: list[Candidate], now: datetime
-) -> list[dict[str, Any]]:
-    """The codes a user of this status may use now, soonest-ending first (JSON-ready)."""
-    visible: list[tuple[CodeView, int]] = []
+) -> list[tuple[CodeView, int]]:
+    """The candidates a user of this status may use now (`rules.code_rejection`), each with
+    the user's uses, unordered."""
+    if not rules.is_eligible(status):
+        return []
+    seen: list[tuple[CodeView, int]] = []
     for candidate in candidates:
         code = replace(candidate.view, uses=candidate.uses)
         refused = rules.code_rejection(
             code, assigned_to_user=True, user_status=status, user_uses=candidate.user_uses, now=now
         )
         if refused is None:
-            visible.append((code, candidate.user_uses))
-    visible.sort(
-        key=lambda seen: (seen[0].valid_until is None, seen[0].valid_until or now, seen[0].code)
-    )
+            seen.append((code, candidate.user_uses))
+    return seen
+
+
+def listing_order(seen: tuple[CodeView, int]) -> tuple:
+    """Ending soonest first, never-ending last, then by code text (the order of `rm:public`)."""
+    code = seen[0]
+    return (code.valid_until is None, code.valid_until and code.valid_until.timestamp(), code.code)
+
+
+def listed(seen: list[tuple[CodeView, int]]) -> list[dict[str, Any]]:
+    """The listing entries (JSON-ready) in the listing's order, each code once."""
+    unique = {code.id: (code, user_uses) for code, user_uses in seen}
     return [
         {
             "code": code.code,
@@ -96,5 +114,12 @@ def active_promocodes(
             "uses_left_for_you": rules.uses_left_for_user(code, user_uses),
             "uses_left_total": rules.uses_left(code.max_uses, code.uses),
         }
-        for code, user_uses in visible
+        for code, user_uses in sorted(unique.values(), key=listing_order)
     ]
+
+
+def active_promocodes(
+    status: str | None, candidates: list[Candidate], now: datetime
+) -> list[dict[str, Any]]:
+    """Every code a user of this status may use now, in the listing's order (JSON-ready)."""
+    return listed(visible(status, candidates, now))

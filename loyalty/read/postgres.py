@@ -20,28 +20,24 @@ from loyalty.audience.repository import codes_assigned_to
 from loyalty.domain import events
 from loyalty.domain.enums import Audience
 from loyalty.models import (
-    GroupMember,
+    AudienceVersion,
     Promocode,
     PromocodeAssignment,
     PromocodeAttempt,
     PromocodeBatch,
     PromocodeUserUses,
     Purchase,
-    Tariff,
     User,
-    UserGroup,
 )
 from loyalty.read.active import Candidate, CodeView
 
 codes_t = Promocode.__table__
 batches_t = PromocodeBatch.__table__
 assignments_t = PromocodeAssignment.__table__
-members_t = GroupMember.__table__
-groups_t = UserGroup.__table__
+versions_t = AudienceVersion.__table__
 user_uses_t = PromocodeUserUses.__table__
 purchases_t = Purchase.__table__
 attempts_t = PromocodeAttempt.__table__
-tariffs_t = Tariff.__table__
 users_t = User.__table__
 
 CHUNK = 1000
@@ -96,14 +92,9 @@ def purchase_snapshot(row: Any) -> dict[str, Any]:
 # -- projector ---------------------------------------------------------------------------
 
 
-async def batch_code_chunks(
-    conn: AsyncConnection, batch_id: uuid.UUID | str, chunk: int = CHUNK
-) -> AsyncIterator[list[dict[str, Any]]]:
-    result = await conn.stream(
-        select(codes_t).where(codes_t.c.batch_id == batch_id).order_by(codes_t.c.id)
-    )
-    async for rows in result.partitions(chunk):
-        yield [code_snapshot(r) for r in rows]
+async def code_by_id(conn: AsyncConnection, code_id: int) -> dict[str, Any] | None:
+    row = (await conn.execute(select(codes_t).where(codes_t.c.id == code_id))).first()
+    return None if row is None else code_snapshot(row)
 
 
 # -- query_api fallbacks while the read model is rebuilt --------------------------------
@@ -141,6 +132,56 @@ async def user_purchases(
 
 
 # -- operators ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CodeFilter:
+    batch_id: uuid.UUID | None = None
+    is_active: bool | None = None
+    code: str | None = None
+    limit: int = 50
+    offset: int = 0
+
+
+async def codes_page(conn: AsyncConnection, f: CodeFilter) -> tuple[list[dict[str, Any]], bool]:
+    """A page of codes as operators see them, newest first, and whether more follow."""
+    statement = select(codes_t).order_by(codes_t.c.id.desc()).limit(f.limit + 1).offset(f.offset)
+    if f.batch_id is not None:
+        statement = statement.where(codes_t.c.batch_id == f.batch_id)
+    if f.is_active is not None:
+        statement = statement.where(codes_t.c.is_active.is_(f.is_active))
+    if f.code is not None:
+        statement = statement.where(codes_t.c.code == f.code.strip().upper())
+    rows = list(await conn.execute(statement))
+    return await _operator_views(conn, rows[: f.limit]), len(rows) > f.limit
+
+
+async def code_detail(conn: AsyncConnection, code_id: int) -> dict[str, Any] | None:
+    rows = list(await conn.execute(select(codes_t).where(codes_t.c.id == code_id)))
+    views = await _operator_views(conn, rows)
+    return views[0] if views else None
+
+
+async def _operator_views(conn: AsyncConnection, rows: list[Any]) -> list[dict[str, Any]]:
+    """Each code with its rejected attempts counted by reason (one query for the page)."""
+    failures: dict[int, dict[str, int]] = {r.id: {} for r in rows}
+    if rows:
+        t = attempts_t
+        counted = await conn.execute(
+            select(t.c.promocode_id, t.c.reason, func.count().label("n"))
+            .where(t.c.promocode_id.in_(list(failures)))
+            .group_by(t.c.promocode_id, t.c.reason)
+        )
+        for r in counted:
+            failures[r.promocode_id][r.reason] = r.n
+    return [
+        {
+            **code_snapshot(row),
+            "failures": dict(sorted(failures[row.id].items())),
+            "failures_total": sum(failures[row.id].values()),
+        }
+        for row in rows
+    ]
 
 
 async def batch_exists(conn: AsyncConnection, batch_id: uuid.UUID) -> bool:
@@ -190,39 +231,24 @@ async def attempts(conn: AsyncConnection, f: AttemptFilter) -> list[dict[str, An
 # -- rebuild -----------------------------------------------------------------------------
 
 
-async def max_attempt_id(conn: AsyncConnection) -> int:
-    return await conn.scalar(select(func.coalesce(func.max(attempts_t.c.id), 0)))
-
-
-async def all_tariffs(conn: AsyncConnection) -> list[dict[str, Any]]:
-    rows = await conn.execute(select(tariffs_t))
-    return [to_jsonable_python(events.tariff_payload(r)) for r in rows]
-
-
-async def all_groups(conn: AsyncConnection) -> list[dict[str, Any]]:
-    rows = await conn.execute(select(groups_t.c.id, groups_t.c.name, groups_t.c.description))
-    return [dict(r._mapping) for r in rows]
-
-
 async def rows_in_chunks(
     conn: AsyncConnection, statement, chunk: int = CHUNK
 ) -> AsyncIterator[list[Any]]:
-    result = await conn.stream(statement)
+    """Rows of a server-side cursor, a chunk at a time."""
+    result = await conn.stream(statement.execution_options(yield_per=chunk))
     async for rows in result.partitions(chunk):
         yield list(rows)
 
 
-def all_codes():
-    return select(codes_t).order_by(codes_t.c.id)
+def listable_codes():
+    """The codes a buyer can be listed: not generated in a batch, or assigned to someone."""
+    assigned = select(assignments_t.c.promocode_id)
+    return select(codes_t).where(or_(codes_t.c.batch_id.is_(None), codes_t.c.id.in_(assigned)))
 
 
-def all_members():
-    return select(members_t.c.group_id, members_t.c.user_id)
-
-
-def all_assignments():
-    a = assignments_t
-    return select(a.c.promocode_id, a.c.user_id, a.c.group_id)
+def all_audience_versions():
+    v = versions_t
+    return select(v.c.kind, v.c.scope_id, v.c.target, v.c.version, v.c.present)
 
 
 def all_user_uses():
@@ -233,16 +259,8 @@ def all_user_uses():
 
 
 def all_purchases():
-    return select(purchases_t)
-
-
-def all_failure_counts():
-    t = attempts_t
-    return (
-        select(t.c.promocode_id, t.c.reason, func.count().label("n"))
-        .where(t.c.promocode_id.is_not(None))
-        .group_by(t.c.promocode_id, t.c.reason)
-    )
+    """A user's purchases together, so a chunk writes each user's in one command per key."""
+    return select(purchases_t).order_by(purchases_t.c.user_id)
 
 
 def all_user_statuses():

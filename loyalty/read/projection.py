@@ -2,10 +2,16 @@
 
 Every change is one Lua script that also records the event id (see `scripts`), so an event
 applied twice changes nothing and the runner acknowledges it only after the script ran.
+
+Only what a buyer's read needs is projected: codes that can be listed (not generated in a
+batch, or a batch code once it is assigned), the audience, user statuses, uses and
+purchases. Tariffs, groups, rejections and batches are read by operators from Postgres, so
+their events are of no interest here; a generated batch costs the projector nothing.
 """
 
 import json
-from collections.abc import Iterable
+import math
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -19,11 +25,28 @@ from loyalty.read import keys
 from loyalty.read.scripts import Scripts
 
 SEEN_TTL_SECONDS = 7 * 24 * 3600
-# Where a script runs: the client itself, or a pipeline it is part of (rebuilds, batches).
+# Where a script runs: the client itself, or a pipeline it is part of (rebuilds).
 Client = Redis | Pipeline | None
 # A purchase only moves forward: pending, then paid or cancelled. A late `reserved` replay
 # must not turn a paid purchase back into a pending one.
 PURCHASE_RANK = {PurchaseStatus.pending: 1, PurchaseStatus.paid: 2, PurchaseStatus.cancelled: 2}
+# What the listing reads of a code (`loyalty.read.active.CodeView`): the rest of the row
+# stays in Postgres.
+LISTING_FIELDS = (
+    "id",
+    "code",
+    "discount_type",
+    "value",
+    "valid_from",
+    "valid_until",
+    "max_uses",
+    "per_user_limit",
+    "tariff_ids",
+    "audience",
+    "is_active",
+)
+# Reads a code's snapshot from Postgres by id (a batch code is projected when assigned).
+CodeLoader = Callable[[int], Awaitable[dict[str, Any] | None]]
 
 
 class NotBuilt(Exception):
@@ -39,14 +62,29 @@ def epoch(iso: str | datetime) -> float:
     return moment.timestamp()
 
 
+def listing_snapshot(snapshot: dict[str, Any]) -> dict[str, Any]:
+    return {name: snapshot[name] for name in LISTING_FIELDS}
+
+
+def ends_at(snapshot: dict[str, Any]) -> float:
+    """The score of a public code: the end of its validity, never-ending codes last."""
+    until = snapshot["valid_until"]
+    return math.inf if until is None else epoch(until)
+
+
 def _is_public(snapshot: dict[str, Any]) -> bool:
     return rules.is_public(snapshot["audience"], snapshot.get("batch_id"), snapshot["is_active"])
 
 
+def _signed(versions: Iterable[int], present: bool) -> list[int]:
+    return [v if present else -v for v in versions]
+
+
 class Projection:
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Redis, load_code: CodeLoader | None = None) -> None:
         self.redis = redis
         self.scripts = Scripts(redis)
+        self.load_code = load_code
 
     async def apply(self, envelope: Envelope) -> bool:
         """Applies one event; False when it had been applied before or is of no interest.
@@ -60,19 +98,15 @@ class Projection:
 
     def _appliers(self):
         return {
-            events.TARIFF_CREATED: self._tariff,
-            events.TARIFF_UPDATED: self._tariff,
             events.PROMOCODE_CREATED: self._code,
             events.PROMOCODE_UPDATED: self._code,
             events.PROMOCODE_ASSIGNED: self._assignment,
             events.PROMOCODE_UNASSIGNED: self._assignment,
-            events.GROUP_CREATED: self._group,
             events.GROUP_MEMBERS_ADDED: self._members,
             events.GROUP_MEMBERS_REMOVED: self._members,
             events.PURCHASE_RESERVED: self._purchase,
             events.PURCHASE_PAID: self._purchase,
             events.PURCHASE_CANCELLED: self._purchase,
-            events.PROMOCODE_REJECTED: self._rejection,
             **dict.fromkeys(rules.USER_STATUS_BY_AUTH_EVENT, self._user_status),
         }
 
@@ -94,29 +128,21 @@ class Projection:
         return result == 1
 
     async def upsert_code(self, event_id: str | None, snapshot: dict, via: Client = None) -> bool:
-        """Stores a code's snapshot (fields and counters, each only if newer)."""
-        code_id = snapshot["id"]
-        batch_id = snapshot.get("batch_id")
-        fields = {k: v for k, v in snapshot.items() if k not in ("uses", "version")}
+        """Stores a code's listing snapshot and counters, each only if newer. A batch code's
+        change is stored only once the code is there (it was assigned: see `_assignment`)."""
         return await self.run(
             self.scripts.upsert_code,
             event_id,
+            [keys.code(snapshot["id"]), keys.PUBLIC_CODES],
             [
-                keys.code(code_id),
-                keys.CODES,
-                keys.PUBLIC_CODES,
-                keys.batch(batch_id or "-"),
-                keys.code_id_by_text(snapshot["code"]),
-            ],
-            [
-                code_id,
-                to_json(fields),
+                snapshot["id"],
+                to_json(listing_snapshot(snapshot)),
                 snapshot["version"],
                 snapshot["uses"],
                 "1" if _is_public(snapshot) else "0",
-                "1" if batch_id else "0",
-                snapshot["code"].upper(),
-                keys.CODE_ID_PREFIX,
+                snapshot["code"],
+                ends_at(snapshot),
+                "1" if snapshot.get("batch_id") and event_id else "0",
             ],
             via,
         )
@@ -130,7 +156,7 @@ class Projection:
             self.scripts.apply_purchase,
             event_id,
             [
-                keys.purchase(payload["id"]),
+                keys.user_purchase_data(payload["user_id"]),
                 keys.user_purchases(payload["user_id"]),
                 keys.code(code_id if code_id is not None else "-"),
                 keys.user_uses(payload["user_id"]),
@@ -149,46 +175,44 @@ class Projection:
             via,
         )
 
-    # -- one applier per event type -------------------------------------------------------
+    async def audience(
+        self, event_id: str | None, hashes: list[str], field: object, versions: list[int]
+    ) -> bool:
+        """Sets `field` in each hash to its signed version where newer than the one held."""
+        return await self.run(self.scripts.audience, event_id, hashes, [field, *versions])
 
-    async def _tariff(self, event_id: str, payload: dict, _: Envelope) -> bool:
-        return await self.run(
-            self.scripts.hash_set, event_id, [keys.TARIFFS], [payload["id"], to_json(payload)]
-        )
+    # -- one applier per event type -------------------------------------------------------
 
     async def _code(self, event_id: str, payload: dict, _: Envelope) -> bool:
         return await self.upsert_code(event_id, payload)
 
     async def _assignment(self, event_id: str, payload: dict, envelope: Envelope) -> bool:
-        targets = [keys.user_codes(u) for u in payload.get("user_ids", [])]
-        targets += [keys.group_codes(g) for g in payload.get("group_ids", [])]
-        op = "SADD" if envelope.type == events.PROMOCODE_ASSIGNED else "SREM"
-        return await self._set_member(event_id, op, targets, payload["promocode_id"])
+        present = envelope.type == events.PROMOCODE_ASSIGNED
+        code_id = payload["promocode_id"]
+        if present and self.load_code is not None:
+            await self._ensure_code(code_id)
+        hashes = [keys.user_codes(u) for u in payload["user_ids"]]
+        hashes += [keys.group_codes(g) for g in payload["group_ids"]]
+        versions = [*payload["user_versions"], *payload["group_versions"]]
+        return await self.audience(event_id, hashes, code_id, _signed(versions, present))
 
-    async def _group(self, event_id: str, payload: dict, _: Envelope) -> bool:
-        return await self.run(
-            self.scripts.hash_set, event_id, [keys.GROUPS], [payload["id"], to_json(payload)]
-        )
+    async def _ensure_code(self, code_id: int) -> None:
+        """A code given to someone can be listed: a batch code, never projected so far, is
+        read from Postgres now (its current row; later changes are newer versions)."""
+        if await self.redis.hexists(keys.code(code_id), "s"):
+            return
+        snapshot = await self.load_code(code_id)
+        if snapshot is not None:
+            await self.upsert_code(None, snapshot)
 
     async def _members(self, event_id: str, payload: dict, envelope: Envelope) -> bool:
-        targets = [keys.user_groups(u) for u in payload["user_ids"]]
-        op = "SADD" if envelope.type == events.GROUP_MEMBERS_ADDED else "SREM"
-        return await self._set_member(event_id, op, targets, payload["group_id"])
+        present = envelope.type == events.GROUP_MEMBERS_ADDED
+        hashes = [keys.user_groups(u) for u in payload["user_ids"]]
+        versions = _signed(payload["versions"], present)
+        return await self.audience(event_id, hashes, payload["group_id"], versions)
 
     async def _purchase(self, event_id: str, payload: dict, _: Envelope) -> bool:
         return await self.put_purchase(event_id, payload)
-
-    async def _rejection(self, event_id: str, payload: dict, _: Envelope) -> bool:
-        code_id = payload.get("promocode_id")
-        if code_id is None:
-            # Typed codes that do not exist are in the attempts log only.
-            return await self.run(self.scripts.mark_seen, event_id, [], [])
-        return await self.run(
-            self.scripts.count_rejection,
-            event_id,
-            [keys.code_failures(code_id), keys.ATTEMPTS_WATERMARK],
-            [payload["reason"], payload["attempt_id"]],
-        )
 
     async def _user_status(self, event_id: str, payload: dict, envelope: Envelope) -> bool:
         return await self.run(
@@ -197,11 +221,3 @@ class Projection:
             [keys.user(payload["user_id"])],
             [rules.user_status_after(envelope.type), epoch(envelope.occurred_at)],
         )
-
-    async def _set_member(
-        self, event_id: str, op: str, targets: Iterable[str], member: object
-    ) -> bool:
-        return await self.run(self.scripts.set_member, event_id, list(targets), [op, member])
-
-    async def mark_seen(self, event_id: str) -> bool:
-        return await self.run(self.scripts.mark_seen, event_id, [], [])

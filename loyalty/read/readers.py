@@ -3,31 +3,33 @@
 import json
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from redis.asyncio import Redis
 
+from loyalty.domain import rules
 from loyalty.read import keys
-from loyalty.read.active import Candidate, code_view
+from loyalty.read.active import Candidate, code_view, listed, visible
 from loyalty.read.scripts import Scripts
 
-SCAN_CHUNK = 500
+# Public codes read per round trip at first; doubled while a page is not full (codes the
+# user may not use, e.g. used up or not started yet, are skipped), up to the largest.
+FIRST_CHUNK, LARGEST_CHUNK = 32, 1024
 
 
 @dataclass(frozen=True)
-class ActiveSnapshot:
+class ActivePage:
+    items: list[dict[str, Any]]
+    has_more: bool
+
+
+@dataclass(frozen=True)
+class _Chunk:
     status: str | None
-    candidates: list[Candidate]
-
-
-def operator_view(snapshot: dict[str, Any], uses: int, failures: dict[str, str]) -> dict:
-    counted = {reason: int(n) for reason, n in sorted(failures.items())}
-    return {
-        **snapshot,
-        "uses": uses,
-        "failures": counted,
-        "failures_total": sum(counted.values()),
-    }
+    personal: list[Candidate]
+    public: list[Candidate]
+    scanned: int
 
 
 class ReadModels:
@@ -35,9 +37,37 @@ class ReadModels:
         self.redis = redis
         self.scripts = Scripts(redis)
 
-    async def active_candidates(self, user_id: uuid.UUID) -> ActiveSnapshot | None:
-        """One round trip: the user's status and every code that reaches them."""
-        reply = await self.scripts.active_candidates(
+    async def active_page(
+        self, user_id: uuid.UUID, now: datetime, limit: int, offset: int
+    ) -> ActivePage | None:
+        """One page of the user's listing. Reads the codes assigned to the user and their
+        groups, and the public codes in the listing's order from the first not yet expired,
+        only until `offset + limit + 1` of them are visible: the cost follows the page, not
+        the number of codes in the system."""
+        need = offset + limit + 1
+        count = max(FIRST_CHUNK, min(need, LARGEST_CHUNK))
+        first = await self._chunk(user_id, now, 0, count, personal=True)
+        if first is None:
+            return None
+        if not rules.is_eligible(first.status):
+            return ActivePage([], False)
+        seen = visible(first.status, first.personal, now)
+        public = visible(first.status, first.public, now)
+        position, chunk = first.scanned, first
+        while len(public) < need and chunk.scanned == count:
+            count = min(count * 2, LARGEST_CHUNK)
+            chunk = await self._chunk(user_id, now, position, count, personal=False)
+            if chunk is None:
+                return None
+            public += visible(first.status, chunk.public, now)
+            position += chunk.scanned
+        entries = listed(seen + public)
+        return ActivePage(entries[offset : offset + limit], len(entries) > offset + limit)
+
+    async def _chunk(
+        self, user_id: uuid.UUID, now: datetime, position: int, count: int, *, personal: bool
+    ) -> _Chunk | None:
+        reply = await self.scripts.active_chunk(
             keys=[
                 keys.BUILT,
                 keys.user(user_id),
@@ -46,72 +76,33 @@ class ReadModels:
                 keys.PUBLIC_CODES,
                 keys.user_uses(user_id),
             ],
-            args=[keys.GROUP_PREFIX, keys.CODES_SUFFIX, keys.CODE_PREFIX],
+            args=[
+                keys.GROUP_PREFIX,
+                keys.CODES_SUFFIX,
+                keys.CODE_PREFIX,
+                f"({now.timestamp()!r}",
+                position,
+                count,
+                "1" if personal else "0",
+            ],
         )
         if reply[0] == 0:
             return None
-        status, rest = reply[1] or None, reply[2:]
+        status, scanned, n_personal, rest = reply[1] or None, reply[2], reply[3], reply[4:]
         candidates = [
-            Candidate(code_view(rest[i]), int(rest[i + 1]), int(rest[i + 2]))
-            for i in range(0, len(rest), 3)
+            Candidate(code_view(rest[i + 1]), int(rest[i + 2]), int(rest[i + 3]))
+            for i in range(0, len(rest), 4)
         ]
-        return ActiveSnapshot(status, candidates)
+        return _Chunk(status, candidates[:n_personal], candidates[n_personal:], scanned)
 
     async def purchases(self, user_id: uuid.UUID, limit: int, offset: int) -> list[dict] | None:
         reply = await self.scripts.user_purchases(
-            keys=[keys.BUILT, keys.user_purchases(user_id)],
-            args=[offset, limit, keys.purchase("")],
+            keys=[keys.BUILT, keys.user_purchases(user_id), keys.user_purchase_data(user_id)],
+            args=[offset, limit],
         )
         if reply[0] == 0:
             return None
-        return [json.loads(data) for data in reply[1:]]
+        return [json.loads(data[1:]) for data in reply[1:]]  # after the rank digit
 
     async def is_built(self) -> bool:
         return bool(await self.redis.exists(keys.BUILT))
-
-    async def code(self, code_id: int) -> dict | None:
-        views = await self._views([str(code_id)])
-        return views[0] if views else None
-
-    async def code_id(self, text: str) -> int | None:
-        found = await self.redis.get(keys.code_id_by_text(text.strip()))
-        return int(found) if found else None
-
-    async def codes(
-        self,
-        *,
-        batch_id: uuid.UUID | None = None,
-        is_active: bool | None = None,
-        limit: int = 50,
-        offset: int = 0,
-    ) -> tuple[list[dict], bool]:
-        """A page of codes, newest first, and whether more follow."""
-        index = keys.batch(batch_id) if batch_id else keys.CODES
-        if is_active is None:
-            ids = await self.redis.zrevrange(index, offset, offset + limit)
-            views = await self._views(ids[:limit])
-            return views, len(ids) > limit
-        # Filtering on a field: walk the index in chunks until the page is full.
-        matched: list[dict] = []
-        position = 0
-        while len(matched) <= offset + limit:
-            ids = await self.redis.zrevrange(index, position, position + SCAN_CHUNK - 1)
-            if not ids:
-                break
-            position += len(ids)
-            matched += [v for v in await self._views(ids) if v["is_active"] == is_active]
-        return matched[offset : offset + limit], len(matched) > offset + limit
-
-    async def _views(self, ids: list[str]) -> list[dict]:
-        if not ids:
-            return []
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for code_id in ids:
-                pipe.hmget(keys.code(code_id), "snap", "uses")
-                pipe.hgetall(keys.code_failures(code_id))
-            replies = await pipe.execute()
-        views = []
-        for (snap, uses), failures in zip(replies[::2], replies[1::2], strict=True):
-            if snap:
-                views.append(operator_view(json.loads(snap), int(uses or 0), failures))
-        return views

@@ -1,9 +1,12 @@
 """Rebuilding every read model from Postgres, by one process at a time.
 
 The rebuild first removes the built marker: from then on projectors wait and query_api falls
-back to Postgres, so nothing is applied on top of a half-loaded model. It reads Postgres in
-one REPEATABLE READ snapshot taken after that, so every event applied before is contained in
-it and every event applied after is newer than it (counters are compare-and-set on versions).
+back to Postgres (buyers are served throughout), so nothing is applied on top of a
+half-loaded model. It reads Postgres in one REPEATABLE READ snapshot taken after that, so
+every event applied before is contained in it and every event applied after is applied once
+the marker is back, where it is newer than the snapshot or skipped as older (every change
+carries a version). Rows stream from server-side cursors a chunk at a time, each chunk one
+pipelined round trip; only what buyers read is loaded (`keys`).
 """
 
 import asyncio
@@ -13,19 +16,25 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from loyalty.domain import events
+from loyalty.domain.enums import PurchaseStatus
 from loyalty.read import keys
 from loyalty.read import postgres as repo
-from loyalty.read.projection import Projection, to_json
+from loyalty.read.projection import PURCHASE_RANK, Projection, to_json
 from loyalty.read.scripts import Scripts
 
 log = logging.getLogger(__name__)
 
 LOCK_TTL_MS = 30_000
-SCAN_COUNT = 1000
+SCAN_COUNT = 5000
+# Rows per server-side cursor fetch and per pipelined round trip.
+CHUNK = 2000
 
 
 class RebuildTimeout(Exception):
@@ -76,17 +85,11 @@ async def rebuild_read_models(redis: Redis, engine: AsyncEngine) -> dict[str, in
     await _wipe(redis)
     loader = _Loader(redis)
     async with repo.read_only(engine, snapshot=True) as conn:
-        watermark = await repo.max_attempt_id(conn)
-        await loader.hashes(keys.TARIFFS, await repo.all_tariffs(conn), "tariffs")
-        await loader.hashes(keys.GROUPS, await repo.all_groups(conn), "groups")
-        await loader.each(conn, repo.all_codes(), "codes", loader.code)
-        await loader.each(conn, repo.all_members(), "members", loader.member)
-        await loader.each(conn, repo.all_assignments(), "assignments", loader.assignment)
+        await loader.each(conn, repo.listable_codes(), "codes", loader.code)
+        await loader.each(conn, repo.all_audience_versions(), "audience", loader.audience)
         await loader.each(conn, repo.all_user_uses(), "user_uses", loader.user_uses)
-        await loader.each(conn, repo.all_purchases(), "purchases", loader.purchase)
-        await loader.each(conn, repo.all_failure_counts(), "failure_counts", loader.failures)
+        await loader.each(conn, repo.all_purchases(), "purchases", loader.purchases, per_chunk=True)
         await loader.each(conn, repo.all_user_statuses(), "users", loader.user_status)
-    await redis.set(keys.ATTEMPTS_WATERMARK, watermark)
     await redis.set(keys.BUILT, datetime.now(UTC).isoformat())
     log.info(
         "read models rebuilt in %.2fs: %s",
@@ -127,7 +130,7 @@ async def ensure_built(
 async def _wipe(redis: Redis) -> None:
     batch: list[str] = []
     async for key in redis.scan_iter(match=f"{keys.PREFIX}*", count=SCAN_COUNT):
-        if key.startswith("rm:seen:") or key == keys.REBUILD_LOCK:
+        if key.startswith(keys.SEEN_PREFIX) or key == keys.REBUILD_LOCK:
             continue
         batch.append(key)
         if len(batch) >= SCAN_COUNT:
@@ -135,6 +138,14 @@ async def _wipe(redis: Redis) -> None:
             batch = []
     if batch:
         await redis.unlink(*batch)
+
+
+# Where each kind of audience pair lives: its hash and its field (`events.AUDIENCE_*`).
+_AUDIENCE = {
+    events.AUDIENCE_USER: lambda row: (keys.user_codes(row.target), row.scope_id),
+    events.AUDIENCE_GROUP: lambda row: (keys.group_codes(row.target), row.scope_id),
+    events.AUDIENCE_MEMBER: lambda row: (keys.user_groups(row.target), row.scope_id),
+}
 
 
 class _Loader:
@@ -145,48 +156,62 @@ class _Loader:
         self.projection = Projection(redis)
         self.counts: dict[str, int] = {}
 
-    async def hashes(self, key: str, items: list[dict], what: str) -> None:
-        if items:
-            await self.redis.hset(key, mapping={i["id"]: to_json(i) for i in items})
-        self.counts[what] = len(items)
-
     async def each(
-        self, conn, statement, what: str, load: Callable[[object, object], Awaitable[None]]
+        self,
+        conn,
+        statement,
+        what: str,
+        load: Callable[[Pipeline, Any], Awaitable[None]],
+        *,
+        per_chunk: bool = False,
     ) -> None:
+        """Streams the statement's rows; while Redis applies one chunk's pipeline, the next
+        chunk is fetched from Postgres and built. `per_chunk`: `load` takes a chunk's rows."""
         count = 0
-        async for rows in repo.rows_in_chunks(conn, statement):
-            async with self.redis.pipeline(transaction=False) as pipe:
+        applying: asyncio.Task | None = None
+        async for rows in repo.rows_in_chunks(conn, statement, CHUNK):
+            pipe = self.redis.pipeline(transaction=False)
+            if per_chunk:  # `load` takes the whole chunk
+                await load(pipe, rows)
+            else:
                 for row in rows:
                     await load(pipe, row)
-                await pipe.execute()
+            if applying is not None:
+                await applying
+            applying = asyncio.create_task(pipe.execute())
             count += len(rows)
+        if applying is not None:
+            await applying
         self.counts[what] = count
 
-    async def code(self, pipe, row) -> None:
+    async def code(self, pipe: Pipeline, row) -> None:
         await self.projection.upsert_code(None, repo.code_snapshot(row), via=pipe)
 
-    async def member(self, pipe, row) -> None:
-        pipe.sadd(keys.user_groups(row.user_id), row.group_id)
+    async def audience(self, pipe: Pipeline, row) -> None:
+        key, field = _AUDIENCE[row.kind](row)
+        pipe.hset(key, field, row.version if row.present else -row.version)
 
-    async def assignment(self, pipe, row) -> None:
-        if row.user_id is not None:
-            pipe.sadd(keys.user_codes(row.user_id), row.promocode_id)
-        else:
-            pipe.sadd(keys.group_codes(row.group_id), row.promocode_id)
-
-    async def user_uses(self, pipe, row) -> None:
+    async def user_uses(self, pipe: Pipeline, row) -> None:
         pipe.hset(
             keys.user_uses(row.user_id),
             mapping={row.promocode_id: row.uses, f"v:{row.promocode_id}": row.version},
         )
 
-    async def purchase(self, pipe, row) -> None:
-        await self.projection.put_purchase(None, repo.purchase_snapshot(row), via=pipe)
+    async def purchases(self, pipe: Pipeline, rows: list) -> None:
+        """A chunk of purchases, two commands per user (rows come grouped by user)."""
+        by_user: dict[Any, tuple[dict, dict]] = {}
+        for row in rows:
+            data, when = by_user.setdefault(row.user_id, ({}, {}))
+            snapshot = repo.purchase_snapshot(row)
+            fields = {k: v for k, v in snapshot.items() if k not in events.PURCHASE_COUNTERS}
+            rank = PURCHASE_RANK[PurchaseStatus(row.status)]
+            data[snapshot["id"]] = f"{rank}{to_json(fields)}"
+            when[snapshot["id"]] = row.created_at.timestamp()
+        for user_id, (data, when) in by_user.items():
+            pipe.hset(keys.user_purchase_data(user_id), mapping=data)
+            pipe.zadd(keys.user_purchases(user_id), when)
 
-    async def failures(self, pipe, row) -> None:
-        pipe.hset(keys.code_failures(row.promocode_id), row.reason, row.n)
-
-    async def user_status(self, pipe, row) -> None:
+    async def user_status(self, pipe: Pipeline, row) -> None:
         pipe.hset(
             keys.user(row.id), mapping={"status": row.status, "at": row.updated_at.timestamp()}
         )

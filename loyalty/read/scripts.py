@@ -4,12 +4,14 @@ Write scripts share one calling convention: KEYS[1] is the built marker, KEYS[2]
 seen key; ARGV[1] is the mode and ARGV[2] the seen key's TTL. In mode `event` a script returns
 -1 when the read model is not built (the caller rebuilds first), 0 when the event was already
 applied, and 1 after applying it and recording the event id in the same script. In mode
-`load` (rebuild, batch codes) it applies without either check.
+`load` (rebuild) it applies without either check.
 
-Counters are compare-and-set on the promo code's version: a change older than what the model
-holds is skipped, so replays and reordering change nothing.
+Every change carries a version and applies only when it is newer than what the model holds:
+codes and counters the promo code's `version`, audience entries their own (signed: negative
+means "taken back"), purchases their status rank, user statuses the event's time. So replays,
+duplicates and any order of delivery end in the same state.
 
-The readers build a few key names inside Lua (a user's groups decide which sets to read), so
+The readers build a few key names inside Lua (a user's groups decide which hashes to read), so
 these scripts target a single Redis, not a cluster.
 """
 
@@ -29,48 +31,45 @@ if event then redis.call('SET', KEYS[2], '1', 'EX', ARGV[2]) end
 return 1
 """
 
-# KEYS[3] code hash, [4] all codes zset, [5] public set, [6] batch zset, [7] code-id key.
-# ARGV[3] id, [4] snapshot JSON, [5] version, [6] uses, [7] public '1'/'0',
-# [8] in a batch '1'/'0', [9] code text, [10] code-id key prefix.
+# KEYS[3] code hash, [4] public zset. ARGV[3] id, [4] listing snapshot JSON, [5] version,
+# [6] uses, [7] public '1'/'0', [8] code text, [9] end of validity (epoch or 'inf'),
+# [10] '1': only when the code is there already (a batch code's change: see `projection`).
 UPSERT_CODE = (
     _PRELUDE
     + """
 local h, id, version = KEYS[3], ARGV[3], tonumber(ARGV[5])
+if ARGV[10] == '1' and redis.call('HEXISTS', h, 's') == 0 then
+  if event then redis.call('SET', KEYS[2], '1', 'EX', ARGV[2]) end
+  return 1
+end
 if version > tonumber(redis.call('HGET', h, 'fv') or '0') then
-  local old = redis.call('HGET', h, 'code')
-  if old and old ~= ARGV[9] then redis.call('DEL', ARGV[10] .. old) end
-  redis.call('HSET', h, 'snap', ARGV[4], 'fv', version, 'code', ARGV[9])
-  redis.call('SET', KEYS[7], id)
-  redis.call('ZADD', KEYS[4], id, id)
-  if ARGV[7] == '1' then
-    redis.call('SADD', KEYS[5], id)
-  else
-    redis.call('SREM', KEYS[5], id)
-  end
-  if ARGV[8] == '1' then redis.call('ZADD', KEYS[6], id, id) end
+  local old = redis.call('HGET', h, 's')
+  if old then redis.call('ZREM', KEYS[4], cjson.decode(old).code .. ' ' .. id) end
+  redis.call('HSET', h, 's', ARGV[4], 'fv', version)
+  if ARGV[7] == '1' then redis.call('ZADD', KEYS[4], ARGV[9], ARGV[8] .. ' ' .. id) end
 end
 if version > tonumber(redis.call('HGET', h, 'v') or '0') then
-  redis.call('HSET', h, 'uses', ARGV[6], 'v', version)
+  redis.call('HSET', h, 'u', ARGV[6], 'v', version)
 end
 """
     + _EPILOGUE
 )
 
-# KEYS[3] purchase hash, [4] user's purchases zset, [5] code hash, [6] user's uses hash.
-# ARGV[3] purchase id, [4] JSON, [5] status rank, [6] created_at epoch, [7] has counters,
-# [8] code version, [9] code uses, [10] user's uses, [11] code id.
+# KEYS[3] user's purchase data hash, [4] user's purchases zset, [5] code hash, [6] user's
+# uses hash. ARGV[3] purchase id, [4] JSON, [5] status rank (one digit), [6] created_at epoch,
+# [7] has counters, [8] code version, [9] code uses, [10] user's uses, [11] code id.
 APPLY_PURCHASE = (
     _PRELUDE
     + """
-local rank = tonumber(ARGV[5])
-if rank >= tonumber(redis.call('HGET', KEYS[3], 'rank') or '0') then
-  redis.call('HSET', KEYS[3], 'data', ARGV[4], 'rank', rank)
+local held = redis.call('HGET', KEYS[3], ARGV[3])
+if not held or tonumber(ARGV[5]) >= tonumber(string.sub(held, 1, 1)) then
+  redis.call('HSET', KEYS[3], ARGV[3], ARGV[5] .. ARGV[4])
 end
 redis.call('ZADD', KEYS[4], ARGV[6], ARGV[3])
 if ARGV[7] == '1' then
   local version = tonumber(ARGV[8])
   if version > tonumber(redis.call('HGET', KEYS[5], 'v') or '0') then
-    redis.call('HSET', KEYS[5], 'uses', ARGV[9], 'v', version)
+    redis.call('HSET', KEYS[5], 'u', ARGV[9], 'v', version)
   end
   local vfield = 'v:' .. ARGV[11]
   if version > tonumber(redis.call('HGET', KEYS[6], vfield) or '0') then
@@ -81,20 +80,16 @@ end
     + _EPILOGUE
 )
 
-# KEYS[3..] sets; ARGV[3] 'SADD' or 'SREM', ARGV[4] the member added to or removed from each.
-SET_MEMBER = (
+# KEYS[3..] audience hashes; ARGV[3] the field (a code or group id), ARGV[4..] the signed
+# version for each hash in order. Applied where newer than the absolute value held.
+AUDIENCE = (
     _PRELUDE
     + """
-for i = 3, #KEYS do redis.call(ARGV[3], KEYS[i], ARGV[4]) end
-"""
-    + _EPILOGUE
-)
-
-# KEYS[3] hash; ARGV[3] field, ARGV[4] value.
-HASH_SET = (
-    _PRELUDE
-    + """
-redis.call('HSET', KEYS[3], ARGV[3], ARGV[4])
+for i = 3, #KEYS do
+  local version = tonumber(ARGV[i + 1])
+  local held = tonumber(redis.call('HGET', KEYS[i], ARGV[3]) or '0')
+  if math.abs(version) > math.abs(held) then redis.call('HSET', KEYS[i], ARGV[3], version) end
+end
 """
     + _EPILOGUE
 )
@@ -110,52 +105,66 @@ end
     + _EPILOGUE
 )
 
-# KEYS[3] code failures hash, [4] attempts watermark; ARGV[3] reason, [4] attempt id.
-# An attempt at or below the watermark was already counted by the last rebuild.
-COUNT_REJECTION = (
-    _PRELUDE
-    + """
-if tonumber(ARGV[4]) > tonumber(redis.call('GET', KEYS[4]) or '0') then
-  redis.call('HINCRBY', KEYS[3], ARGV[3], 1)
-end
-"""
-    + _EPILOGUE
-)
-
 MARK_SEEN = _PRELUDE + _EPILOGUE
 
-# KEYS[1] marker, [2] user hash, [3] user's codes, [4] user's groups, [5] public codes,
-# [6] user's uses. ARGV[1] group key prefix, [2] group key suffix, [3] code key prefix.
-# Returns {0} when not built, else {1, status, snap1, uses1, mine1, snap2, ...} for every
-# candidate code; who may see which of them is decided in Python (`loyalty.read.active`).
-ACTIVE_CANDIDATES = """
+# One chunk of a user's listing candidates, in the listing's order for the public ones.
+# KEYS[1] marker, [2] user hash, [3] user's codes, [4] user's groups, [5] public zset,
+# [6] user's uses. ARGV[1] group key prefix, [2] group key suffix, [3] code key prefix,
+# [4] lowest end of validity (exclusive, "(<epoch>"), [5] position in the zset, [6] count,
+# [7] '1': also the codes assigned to the user and their groups.
+# Returns {0} when not built, else {1, status, scanned, personal count, then per candidate
+# id, snapshot, uses, user's uses}: the personal candidates first, then the public ones.
+ACTIVE_CHUNK = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return {0} end
 local status = redis.call('HGET', KEYS[2], 'status') or ''
-local sets = {KEYS[3], KEYS[5]}
-for _, gid in ipairs(redis.call('SMEMBERS', KEYS[4])) do
-  sets[#sets + 1] = ARGV[1] .. gid .. ARGV[2]
-end
-local out = {1, status}
-for _, id in ipairs(redis.call('SUNION', unpack(sets))) do
-  local c = redis.call('HMGET', ARGV[3] .. id, 'snap', 'uses')
+local out = {1, status, 0, 0}
+local function add(id)
+  local c = redis.call('HMGET', ARGV[3] .. id, 's', 'u')
   if c[1] then
+    out[#out + 1] = id
     out[#out + 1] = c[1]
     out[#out + 1] = c[2] or '0'
     out[#out + 1] = redis.call('HGET', KEYS[6], id) or '0'
+    return 1
+  end
+  return 0
+end
+local function present(hash, into)
+  local pairs_ = redis.call('HGETALL', hash)
+  for i = 1, #pairs_, 2 do
+    if tonumber(pairs_[i + 1]) > 0 then into[#into + 1] = pairs_[i] end
   end
 end
+if ARGV[7] == '1' then
+  local ids, groups, seen, n = {}, {}, {}, 0
+  present(KEYS[3], ids)
+  present(KEYS[4], groups)
+  for _, gid in ipairs(groups) do present(ARGV[1] .. gid .. ARGV[2], ids) end
+  for _, id in ipairs(ids) do
+    if not seen[id] then
+      seen[id] = true
+      n = n + add(id)
+    end
+  end
+  out[4] = n
+end
+local members = redis.call('ZRANGEBYSCORE', KEYS[5], ARGV[4], '+inf', 'LIMIT',
+                           tonumber(ARGV[5]), tonumber(ARGV[6]))
+out[3] = #members
+for _, member in ipairs(members) do add(string.match(member, ' (%d+)$')) end
 return out
 """
 
-# KEYS[1] marker, [2] user's purchases zset; ARGV[1] offset, [2] limit, [3] purchase prefix.
-# Returns {0} when not built, else {1, data1, data2, ...} newest first.
+# KEYS[1] marker, [2] user's purchases zset, [3] user's purchase data hash; ARGV[1] offset,
+# [2] limit. Returns {0} when not built, else {1, data1, data2, ...} newest first (each with
+# its rank digit in front).
 USER_PURCHASES = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return {0} end
 local ids = redis.call('ZREVRANGE', KEYS[2], tonumber(ARGV[1]),
                        tonumber(ARGV[1]) + tonumber(ARGV[2]) - 1)
 local out = {1}
 for _, id in ipairs(ids) do
-  local data = redis.call('HGET', ARGV[3] .. id, 'data')
+  local data = redis.call('HGET', KEYS[3], id)
   if data then out[#out + 1] = data end
 end
 return out
@@ -180,12 +189,10 @@ class Scripts:
     def __init__(self, redis: Redis) -> None:
         self.upsert_code: AsyncScript = redis.register_script(UPSERT_CODE)
         self.apply_purchase: AsyncScript = redis.register_script(APPLY_PURCHASE)
-        self.set_member: AsyncScript = redis.register_script(SET_MEMBER)
-        self.hash_set: AsyncScript = redis.register_script(HASH_SET)
+        self.audience: AsyncScript = redis.register_script(AUDIENCE)
         self.user_status: AsyncScript = redis.register_script(USER_STATUS)
-        self.count_rejection: AsyncScript = redis.register_script(COUNT_REJECTION)
         self.mark_seen: AsyncScript = redis.register_script(MARK_SEEN)
-        self.active_candidates: AsyncScript = redis.register_script(ACTIVE_CANDIDATES)
+        self.active_chunk: AsyncScript = redis.register_script(ACTIVE_CHUNK)
         self.user_purchases: AsyncScript = redis.register_script(USER_PURCHASES)
         self.release_lock: AsyncScript = redis.register_script(RELEASE_LOCK)
         self.extend_lock: AsyncScript = redis.register_script(EXTEND_LOCK)

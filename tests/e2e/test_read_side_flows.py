@@ -11,6 +11,7 @@ from core.redis import make_redis
 from loyalty.read import keys
 from tests.support.db import loyalty_status
 from tests.support.factories import bearer
+from tests.support.http import every_page
 from tests.support.polling import eventually
 
 API = "/api/v1/loyalty"
@@ -73,9 +74,8 @@ async def create_code(command, operator, **fields) -> dict:
 
 def active_reader(query: httpx.AsyncClient, user_id: uuid.UUID):
     async def read() -> dict[str, dict]:
-        response = await query.get(f"{API}/get_active_promocodes", headers=bearer(user_id))
-        assert response.status_code == 200, response.text
-        return {c["code"]: c for c in response.json()}
+        url = f"{API}/get_active_promocodes?limit=200"
+        return {c["code"]: c for c in await every_page(query, url, bearer(user_id))}
 
     return read
 

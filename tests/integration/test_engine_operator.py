@@ -140,12 +140,17 @@ async def test_assignments_answer_only_what_changed():
     assigned = await events_for(promo.id, "promocode.assigned")
     assert [e["payload"]["user_ids"] for e in assigned] == [[str(a)], [str(b)]]
     [unassigned] = await events_for(promo.id, "promocode.unassigned")
-    assert unassigned["payload"] == {
+    payload = unassigned["payload"]
+    assert {k: v for k, v in payload.items() if not k.endswith("_versions")} == {
         "schema": 1,
         "promocode_id": promo.id,
         "user_ids": [str(a)],
         "group_ids": [group.id],
     }
+    # Each pair's change has a newer version than the pair's assignment had.
+    [assigned_a] = [e for e in assigned if e["payload"]["user_ids"] == [str(a)]]
+    assert payload["user_versions"][0] > assigned_a["payload"]["user_versions"][0]
+    assert payload["group_versions"][0] > assigned_a["payload"]["group_versions"][0]
     await raises(
         "user_not_found",
         handlers.assign_promocode,

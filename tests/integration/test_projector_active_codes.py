@@ -4,9 +4,11 @@ stream, consumer group and projector (in-process), read back with query_api's re
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from pydantic_core import to_jsonable_python
 
-from loyalty.read.active import active_promocodes
+from loyalty.domain import errors
+from loyalty.read.postgres import CodeFilter
 from tests.support import loyalty_writes as w
 from tests.support.factories import (
     create_batch,
@@ -19,7 +21,7 @@ from tests.support.read_side import ReadSideDriver
 
 
 async def active(side: ReadSideDriver, user_id: uuid.UUID) -> dict[str, dict]:
-    return {c["code"]: c for c in await side.reads.active_promocodes(user_id)}
+    return {c["code"]: c for c in await side.active(user_id)}
 
 
 async def test_a_public_code_is_listed_with_its_counters(side):
@@ -148,9 +150,7 @@ async def test_batch_codes_are_not_advertised_unless_assigned(side):
     user = await create_loyalty_user()
     batch_id = (await create_batch(3)).batch_id
     await side.settle()
-    listed = await side.reads.codes(
-        batch_id=batch_id, is_active=None, code=None, limit=10, offset=0
-    )
+    listed = await side.reads.codes(CodeFilter(batch_id=batch_id, limit=10))
     batch_codes = [c["code"] for c in listed[0]]
     assert len(batch_codes) == 3
     assert not set(batch_codes) & set(await active(side, user))
@@ -175,7 +175,16 @@ async def test_time_window_is_evaluated_at_read_time_without_any_event(side):
     before = await active(side, user)
     assert starting.code not in before and ending.code in before
 
-    stored = await side.reads.models.active_candidates(user)
     later = now + timedelta(hours=2)
-    after = {c["code"] for c in active_promocodes(stored.status, stored.candidates, later)}
+    after = {c["code"] for c in await side.active(user, now=later)}
     assert starting.code in after and ending.code not in after
+
+
+async def test_a_user_unknown_to_the_loyalty_side_is_listed_nothing_as_a_use_refuses_them(side):
+    stranger = uuid.uuid4()  # registered in auth, not synced yet
+    tariff = await create_tariff()
+    promo = await create_promocode()
+    await side.settle()
+    assert await active(side, stranger) == {}
+    with pytest.raises(errors.UserNotEligible):
+        await w.reserve(stranger, promo, tariff)

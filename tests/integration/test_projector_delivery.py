@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 
 from core.streams import LOYALTY_EVENTS, Envelope, entry_fields
 from loyalty.domain import events
+from loyalty.read import keys
+from loyalty.read.postgres import CodeFilter
 from query_api.schemas import PromocodeOut
 from tests.support import loyalty_writes as w
 from tests.support.factories import (
@@ -18,7 +20,7 @@ from tests.support.read_side import GROUPS, ReadSideDriver
 
 
 async def listed(side: ReadSideDriver, user_id: uuid.UUID, code: str) -> dict | None:
-    return {c["code"]: c for c in await side.reads.active_promocodes(user_id)}.get(code)
+    return {c["code"]: c for c in await side.active(user_id)}.get(code)
 
 
 def envelope_of(fields: dict[str, str]) -> Envelope:
@@ -150,16 +152,33 @@ async def test_failures_are_counted_by_reason_once_per_attempt(side):
     assert detail["failures_total"] == 3
 
 
-async def test_a_generated_batch_is_loaded_from_postgres(side):
+async def test_a_generated_batch_keeps_nothing_in_redis_and_operators_page_it_from_postgres(
+    side,
+):
     batch_id = (await create_batch(25)).batch_id
     await side.settle()
-    page, has_more = await side.reads.codes(
-        batch_id=batch_id, is_active=None, code=None, limit=20, offset=0
-    )
-    rest, no_more = await side.reads.codes(
-        batch_id=batch_id, is_active=None, code=None, limit=20, offset=20
-    )
+    page, has_more = await side.reads.codes(CodeFilter(batch_id=batch_id, limit=20))
+    rest, no_more = await side.reads.codes(CodeFilter(batch_id=batch_id, limit=20, offset=20))
     assert len(page) == 20 and has_more
     assert len(rest) == 5 and not no_more
     assert {c["batch_id"] for c in page + rest} == {str(batch_id)}
     assert all(PromocodeOut.model_validate(c).uses_left_total == 1 for c in page + rest)
+    assert not await side.redis.exists(*[keys.code(c["id"]) for c in page + rest])
+
+
+async def test_a_batch_code_is_projected_when_assigned_and_its_later_changes_follow(side):
+    user = await create_loyalty_user()
+    batch_id = (await create_batch(2)).batch_id
+    await side.settle()
+    [first, second], _ = await side.reads.codes(CodeFilter(batch_id=batch_id))
+    await w.update_code(first["id"], value=20)  # before any assignment: not projected
+    await side.settle()
+    assert not await side.redis.exists(keys.code(first["id"]))
+
+    await w.assign(first["id"], user_ids=[user])
+    await side.settle()
+    assert (await listed(side, user, first["code"]))["value"] == 20
+    await w.update_code(first["id"], is_active=False)
+    await side.settle()
+    assert await listed(side, user, first["code"]) is None
+    assert not await side.redis.exists(keys.code(second["id"]))

@@ -19,7 +19,7 @@ from tests.support.factories import (
     create_promocode,
     create_tariff,
 )
-from tests.support.http import client_fixture
+from tests.support.http import client_fixture, every_page
 
 API = "/api/v1/loyalty"
 
@@ -56,9 +56,8 @@ async def test_get_active_promocodes_answers_the_contract_shape(side, client):
     user = await create_loyalty_user()
     promo = await create_promocode(max_uses=3, per_user_limit=1, discount_type="amount", value=5000)
     await side.settle()
-    response = await client.get(f"{API}/get_active_promocodes", headers=bearer(user))
-    assert response.status_code == 200
-    [item] = [c for c in response.json() if c["code"] == promo.code]
+    listed = await every_page(client, f"{API}/get_active_promocodes?limit=200", bearer(user))
+    [item] = [c for c in listed if c["code"] == promo.code]
     assert set(item) == {
         "code",
         "discount_type",
@@ -72,6 +71,30 @@ async def test_get_active_promocodes_answers_the_contract_shape(side, client):
     assert (item["discount_type"], item["value"]) == ("amount", 5000)
     assert (item["uses_left_for_you"], item["uses_left_total"]) == (1, 3)
     assert datetime.fromisoformat(item["valid_from"]) == promo.valid_from
+
+
+async def test_get_active_promocodes_pages_end_soonest_first_with_a_link_to_the_next(side, client):
+    user = await create_loyalty_user()
+    now = datetime.now(UTC)
+    ours = [
+        (await create_promocode(valid_until=now + timedelta(days=days))).code for days in (3, 1, 2)
+    ]
+    await side.settle()
+    url = f"{API}/get_active_promocodes"
+    whole = (await client.get(f"{url}?limit=200", headers=bearer(user))).json()
+    first = await client.get(f"{url}?limit=2", headers=bearer(user))
+    assert len(first.json()) == 2 and first.headers["link"].endswith('; rel="next"')
+    paged = await every_page(client, f"{url}?limit=50", bearer(user))
+    if len(whole) < 200:
+        assert paged == whole
+    assert [c for c in [x["code"] for x in paged] if c in ours] == [ours[1], ours[2], ours[0]]
+    never = datetime.max.replace(tzinfo=UTC)
+    ends = [datetime.fromisoformat(c["valid_until"]) if c["valid_until"] else never for c in paged]
+    assert ends == sorted(ends), "ending soonest first, never-ending last"
+    last = await client.get(f"{url}?limit=200&offset={len(paged)}", headers=bearer(user))
+    assert last.json() == [] and "link" not in last.headers
+    too_big = await client.get(f"{url}?limit=201", headers=bearer(user))
+    assert too_big.status_code == 422
 
 
 async def test_purchases_are_the_callers_own_newest_first(side, client):

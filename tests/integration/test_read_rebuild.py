@@ -48,7 +48,7 @@ async def scenario(side: ReadSideDriver) -> dict:
 
 async def active(side: ReadSideDriver, world: dict, user_id: uuid.UUID) -> list[dict]:
     """Only this scenario's codes: other tests may write rows without events (no projection)."""
-    return [c for c in await side.reads.active_promocodes(user_id) if c["code"] in world["texts"]]
+    return [c for c in await side.active(user_id) if c["code"] in world["texts"]]
 
 
 async def operator_view(side: ReadSideDriver, code_id: int) -> dict:
@@ -95,7 +95,7 @@ async def test_the_projector_rebuilds_an_empty_redis_before_applying_the_next_ev
     await side.settle()
     assert await side.redis.exists(keys.BUILT)
     assert await answers(side, world) == before
-    assert [c["code"] for c in await side.reads.active_promocodes(user)].count(promo.code) == 1
+    assert [c["code"] for c in await side.active(user)].count(promo.code) == 1
 
 
 async def test_workers_rebuild_command_rebuilds_every_model(side):

@@ -25,3 +25,14 @@ def without_request_id(body: dict) -> dict:
     error = body["error"]
     details = {k: v for k, v in error["details"].items() if k != "request_id"}
     return {"error": {**error, "details": details}}
+
+
+async def every_page(client: httpx.AsyncClient, url: str, headers: dict) -> list:
+    """A paginated JSON array, following each `Link: <...>; rel="next"` to the end."""
+    items: list = []
+    while url:
+        response = await client.get(url, headers=headers)
+        assert response.status_code == 200, response.text
+        items += response.json()
+        url = response.links.get("next", {}).get("url")
+    return items

@@ -5,6 +5,7 @@ a workers process of the e2e tests reading the same streams never takes its entr
 """
 
 import uuid
+from datetime import datetime
 
 from redis.exceptions import ResponseError
 
@@ -20,6 +21,7 @@ from loyalty.read.rebuild import ensure_built
 from query_api.queries import ReadSide
 from workers.projector import Projector
 
+PAGE = 200
 GROUPS = {LOYALTY_EVENTS: "tests-projector", AUTH_USERS: "tests-projector_users"}
 
 
@@ -84,6 +86,19 @@ class ReadSideDriver:
                     handled += 1
             if not published and not handled:
                 return
+
+    async def active(self, user_id: uuid.UUID, now: datetime | None = None) -> list[dict]:
+        """Every page of the user's listing, as query_api reads it (public codes of earlier
+        tests pile up past one page). At `now` when given (the read model only)."""
+        items: list[dict] = []
+        while True:
+            if now is None:
+                page = await self.reads.active_promocodes(user_id, PAGE, len(items))
+            else:
+                page = await self.reads.models.active_page(user_id, now, PAGE, len(items))
+            items += page.items
+            if not page.has_more:
+                return items
 
     async def entries(self, type: str, aggregate_id: object) -> list[dict[str, str]]:
         """The stream entries of one aggregate and type, oldest first."""

@@ -71,6 +71,15 @@ class FakeAssignments:
         return [u for u in added if u in user_ids], [g for g in added if g in group_ids]
 
 
+class FakeAudienceVersions:
+    def __init__(self) -> None:
+        self.last = 0
+
+    async def stamp(self, kind: str, scope_id: int, targets: list, *, present: bool) -> list:
+        first, self.last = self.last + 1, self.last + len(targets)
+        return list(range(first, self.last + 1))
+
+
 class FakeUnitOfWork:
     def __init__(self, world: "FakeContext") -> None:
         self.tariffs = world.tariffs
@@ -78,6 +87,7 @@ class FakeUnitOfWork:
         self.groups = world.groups
         self.users = world.users
         self.assignments = world.assignments
+        self.audience_versions = world.audience_versions
         self.world = world
         self.pending: list[tuple[str, object, dict]] = []
 
@@ -108,6 +118,7 @@ class FakeContext:
         self.groups = FakeRows(UserGroup, "name", errors.GroupNameTaken)
         self.users = FakeUsers()
         self.assignments = FakeAssignments()
+        self.audience_versions = FakeAudienceVersions()
         self.committed: list[tuple[str, object, dict]] = []
 
     def uow(self) -> FakeUnitOfWork:

@@ -1,5 +1,6 @@
 """The listing rule of get_active_promocodes, a pure function of the candidates and `now`."""
 
+import itertools
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -7,10 +8,12 @@ import pytest
 from loyalty.read.active import Candidate, CodeView, active_promocodes
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+IDS = itertools.count(1)
 
 
 def candidate(uses: int = 0, user_uses: int = 0, **fields) -> Candidate:
     snapshot = {
+        "id": next(IDS),
         "code": "SPRING",
         "discount_type": "percent",
         "value": 10,
