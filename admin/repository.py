@@ -18,22 +18,23 @@ from core.config import get_settings
 from core.streams import AUTH_USERS, LOYALTY_EVENTS
 from loyalty.audience.repository import codes_assigned_to
 from loyalty.domain.enums import PurchaseStatus
-from loyalty.models import outbox
+from loyalty.models import GroupMember, Tariff, UserGroup, outbox
 from loyalty.read.postgres import (
     AttemptFilter,
     assignments_t,
     attempts,
     attempts_t,
     codes_t,
-    groups_t,
-    members_t,
     purchases_t,
     read_only,
     read_only_engine,
-    tariffs_t,
     user_uses_t,
     users_t,
 )
+
+groups_t = UserGroup.__table__
+members_t = GroupMember.__table__
+tariffs_t = Tariff.__table__
 
 STREAMS = (LOYALTY_EVENTS, AUTH_USERS)
 TAKEN = (PurchaseStatus.pending, PurchaseStatus.paid)  # a purchase holding a use of its code
