@@ -180,10 +180,10 @@ class Faulty:
         [row] = await self.sql("SELECT uses FROM promocodes WHERE id = :id", id=code_id)
         redis = self.redis()
         try:
-            view = await ReadModels(redis).code(code_id)
+            counted = await redis.hget(keys.code(code_id), "u")  # the uses counter
         finally:
             await redis.aclose()
-        return row["uses"], view["uses"] if view else None
+        return row["uses"], int(counted) if counted is not None else None
 
     def kill_workers(self) -> None:
         """SIGKILL: no handler runs, nothing is acknowledged or committed on the way out."""
