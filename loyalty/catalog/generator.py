@@ -3,7 +3,9 @@
 The alphabet leaves out 0/O and 1/I/L, so 31 characters remain; 31 is prime, which makes a
 weighted check digit mod 31 catch every single substitution (weight times difference is never 0
 mod a prime) and every swap of two neighbours (adjacent weights differ by ±1 or 29, never 0).
-The check covers every character of the code except separators, prefix included.
+The check covers every character of the alphabet in the code, prefix included; a prefix is
+the operator's own word and may use any code character (`SPRING-`), and the ones outside the
+alphabet are not covered, like the separators.
 """
 
 import secrets
@@ -14,6 +16,7 @@ ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 BASE = len(ALPHABET)  # 31, prime
 VALUE = {ch: i for i, ch in enumerate(ALPHABET)}
 SEPARATORS = frozenset("-")
+PREFIX_CHARACTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-")  # any code character
 PLACEHOLDER = "X"
 DEFAULT_LENGTH = 10
 MIN_LENGTH = 4  # three random characters and the check character
@@ -31,7 +34,7 @@ def _weight(position: int) -> int:
 
 
 def _significant(code: str) -> list[int]:
-    return [VALUE[ch] for ch in code if ch not in SEPARATORS]
+    return [VALUE[ch] for ch in code if ch in VALUE]
 
 
 def check_character(body: str) -> str:
@@ -44,9 +47,7 @@ def check_character(body: str) -> str:
 
 
 def has_valid_check(code: str) -> bool:
-    """True when the code's characters are from the alphabet and its check character fits."""
-    if not code or any(ch not in VALUE and ch not in SEPARATORS for ch in code):
-        return False
+    """True when the check character fits the code's characters of the alphabet."""
     values = _significant(code)
     return bool(values) and sum(_weight(i) * v for i, v in enumerate(values)) % BASE == 0
 
@@ -91,12 +92,9 @@ class CodeShape:
 
 def shape_problem(prefix: str, pattern: str | None, length: int | None) -> str | None:
     """Why these options make no valid shape, or None."""
-    bad_prefix = [ch for ch in prefix if ch not in VALUE and ch not in SEPARATORS]
+    bad_prefix = [ch for ch in prefix.upper() if ch not in PREFIX_CHARACTERS]
     if bad_prefix:
-        return (
-            f"the prefix may only use {ALPHABET} and '-' (no look-alikes); "
-            f"not {''.join(sorted(set(bad_prefix)))}"
-        )
+        return f"a prefix uses letters, digits and '-'; not {''.join(sorted(set(bad_prefix)))}"
     if pattern is not None:
         bad = [ch for ch in pattern if ch != PLACEHOLDER and ch not in SEPARATORS]
         if bad:

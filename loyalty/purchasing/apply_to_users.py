@@ -6,8 +6,16 @@ from dataclasses import replace
 from loyalty.context import Context, default_context
 from loyalty.domain import errors, rules
 from loyalty.models import utcnow
-from loyalty.purchasing.handlers import Rejected, take_use
-from loyalty.schemas import AppliedPurchase, ApplyToUsersOut, ApplyToUsersRequest, RejectedUser
+from loyalty.purchasing.handlers import Rejected, log_rejection, take_use
+from loyalty.schemas import (
+    AppliedPurchase,
+    ApplyToUsersOut,
+    ApplyToUsersRequest,
+    PromocodeRequest,
+    RejectedUser,
+)
+
+APPLY_TO_USERS = "apply_to_users"
 
 
 async def apply_to_users(
@@ -18,7 +26,8 @@ async def apply_to_users(
     ctx: Context | None = None,
 ) -> ApplyToUsersOut:
     """Each user, in order, gets a paid purchase at the code's price until the code runs out;
-    the others are listed with their real reason (operators may know that codes exist).
+    the others are listed with their real reason (operators may know that codes exist) and
+    logged in the attempts log like a buyer's rejection (endpoint `apply_to_users`).
 
     One transaction per user (the same lock order as a buyer's use, so no deadlocks with
     buyers). `dry_run` evaluates the same rules on a snapshot, counting the uses it would take,
@@ -56,6 +65,17 @@ async def apply_to_users(
                     reason = exc.reason
         if reason is not None:
             rejected.append(RejectedUser(user_id=user_id, reason=reason.code))
+            if not data.dry_run:
+                async with ctx.uow() as uow:
+                    await log_rejection(
+                        uow,
+                        reason,
+                        user_id=user_id,
+                        data=PromocodeRequest(promocode=promo.code, tariff_id=tariff.id),
+                        promocode_id=promo.id,
+                        endpoint=APPLY_TO_USERS,
+                    )
+                    await uow.commit()
             continue
         would_take += data.dry_run
         applied.append(

@@ -266,6 +266,7 @@ async def test_apply_to_users_until_the_code_runs_out():
     ]
     [row] = await sql("SELECT uses FROM promocodes WHERE id = :p", p=promo.id)
     assert row["uses"] == 0, "a dry run writes nothing"
+    assert await logged_attempts(promo.id) == [], "not even the attempts log"
 
     real = await handlers.apply_to_users(promo.id, body, actor_id=OPERATOR_ID)
     assert [a.user_id for a in real.applied] == users
@@ -278,6 +279,18 @@ async def test_apply_to_users_until_the_code_runs_out():
     assert purchases == [{"status": "paid", "source": "operator", "final_price": 1_000}] * 3
     paid_events = [await events_for(a.purchase_id, "purchase.paid") for a in real.applied]
     assert [e[0]["payload"]["promocode_uses"] for e in paid_events] == [1, 2, 3]
+    assert await logged_attempts(promo.id) == [
+        (r.user_id, r.reason, "apply_to_users") for r in real.rejected
+    ]
+
+
+async def logged_attempts(promocode_id: int) -> list[tuple]:
+    rows = await sql(
+        "SELECT user_id, reason, endpoint FROM promocode_attempts WHERE promocode_id = :p "
+        "ORDER BY id",
+        p=promocode_id,
+    )
+    return [(r["user_id"], r["reason"], r["endpoint"]) for r in rows]
 
 
 async def test_apply_to_users_reports_the_real_reason_for_assigned_codes():
