@@ -9,8 +9,8 @@ Time is evaluated here, at read time: a code appears at `valid_from` and disappe
 rules would accept a use of it for some tariff (`rules.code_rejection`).
 
 A code's snapshot is the same for every user it reaches, so it is parsed once per process
-(`code_view`, keyed by the snapshot's JSON) and the listing keeps the snapshot's own ISO
-times: nothing the projector wrote is parsed or validated again per request.
+(`code_view`, keyed by the snapshot's JSON and the uses counter) and the listing keeps the
+snapshot's own ISO times: nothing the projector wrote is parsed or validated again per request.
 """
 
 import json
@@ -63,8 +63,15 @@ class CodeView:
 
 
 @lru_cache(maxsize=50_000)
-def code_view(snapshot_json: str) -> CodeView:
+def _parsed(snapshot_json: str) -> CodeView:
     return CodeView.of(json.loads(snapshot_json))
+
+
+@lru_cache(maxsize=50_000)
+def code_view(snapshot_json: str, uses: int = 0) -> CodeView:
+    """The code as of its snapshot and uses counter, built once per process for each pair
+    (building a dataclass per candidate per request was a sixth of a listing's time)."""
+    return replace(_parsed(snapshot_json), uses=uses)
 
 
 @dataclass(frozen=True)
@@ -85,7 +92,8 @@ def visible(
         return []
     seen: list[tuple[CodeView, int]] = []
     for candidate in candidates:
-        code = replace(candidate.view, uses=candidate.uses)
+        view = candidate.view
+        code = view if view.uses == candidate.uses else replace(view, uses=candidate.uses)
         refused = rules.code_rejection(
             code, assigned_to_user=True, user_status=status, user_uses=candidate.user_uses, now=now
         )
