@@ -49,6 +49,7 @@ from loyalty.schemas import (
     GroupCreate,
     MembersRequest,
     PromocodeCreate,
+    PromocodeTerms,
     PromocodeUpdate,
     TariffCreate,
     TariffUpdate,
@@ -292,18 +293,7 @@ class PromocodeAdmin(ConsoleView, model=Promocode):
     ]
     # A code's text never changes after creation (customers may hold it): not on the edit
     # form; its page says so.
-    form_edit_rules = [
-        "discount_type",
-        "value",
-        "valid_from",
-        "valid_until",
-        "max_uses",
-        "per_user_limit",
-        "tariff_ids",
-        "audience",
-        "is_active",
-        "description",
-    ]
+    form_edit_rules = list(PromocodeTerms.model_fields)
     form_overrides = {
         "discount_type": SelectField,
         "audience": SelectField,

@@ -23,6 +23,7 @@ from loyalty.domain import events, rules
 from loyalty.domain.enums import PurchaseStatus
 from loyalty.read import keys
 from loyalty.read.scripts import Scripts
+from loyalty.schemas import PromocodeTerms
 
 SEEN_TTL_SECONDS = 7 * 24 * 3600
 # Where a script runs: the client itself, or a pipeline it is part of (rebuilds).
@@ -35,15 +36,7 @@ PURCHASE_RANK = {PurchaseStatus.pending: 1, PurchaseStatus.paid: 2, PurchaseStat
 LISTING_FIELDS = (
     "id",
     "code",
-    "discount_type",
-    "value",
-    "valid_from",
-    "valid_until",
-    "max_uses",
-    "per_user_limit",
-    "tariff_ids",
-    "audience",
-    "is_active",
+    *(name for name in PromocodeTerms.model_fields if name != "description"),
 )
 # Reads a code's snapshot from Postgres by id (a batch code is projected when assigned).
 CodeLoader = Callable[[int], Awaitable[dict[str, Any] | None]]
