@@ -59,7 +59,7 @@ async def apply_to_users(
             if reason is None and not data.dry_run:
                 try:
                     purchase = await take_use(uow, seen.promocode, seen.tariff, user_id, now)
-                    purchase_id = purchase.id
+                    purchase_id = purchase.purchase_id
                     await uow.commit()
                 except Rejected as exc:
                     reason = exc.reason

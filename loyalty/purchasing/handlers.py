@@ -152,9 +152,9 @@ async def take_use(
     *,
     reserved_until: datetime | None = None,
     claim: Claim | None = None,
-) -> Purchase:
+) -> PurchaseOut:
     """Takes the user's use and the code's, with the purchase and its event, in one statement
-    (the same lock order on every path: the user's counter, then the code's row).
+    (the same lock order on every path: the user's counter, then the code's row); the answer.
 
     A buyer's use is a pending purchase `reserved_until` a time; without one it is the
     operator's paid purchase. The answer for an Idempotency-Key `claim` is stored before the
@@ -176,7 +176,7 @@ async def take_use(
         paid_at=now if status is PurchaseStatus.paid else None,
         **asdict(quote),
     )
-    await _record(uow, claim, purchase, 201)
+    answer = await _record(uow, claim, purchase, 201)
     event_type = events.PURCHASE_PAID if status is PurchaseStatus.paid else events.PURCHASE_RESERVED
     event = uow.event(event_type, purchase.id, events.purchase_payload(purchase))
     counters = await uow.uses.take(purchase, promo.per_user_limit, event)
@@ -184,7 +184,7 @@ async def take_use(
         raise Rejected(errors.UserLimitReached, promo.id)
     if counters.promocode_uses is None:
         raise Rejected(errors.PromocodeExhausted, promo.id)
-    return purchase
+    return answer
 
 
 async def use_promocode(
@@ -202,11 +202,11 @@ async def use_promocode(
         async with ctx.uow() as uow:
             promo, tariff = await _checked(uow, actor_id, data, now)
             expiry = now + timedelta(seconds=ctx.settings.reservation_ttl_seconds)
-            purchase = await take_use(
+            answer = await take_use(
                 uow, promo, tariff, actor_id, now, reserved_until=expiry, claim=claim
             )
             await uow.commit()
-            return PurchaseOut.model_validate(purchase)
+            return answer
     except Rejected as rejected:
         await _reject(ctx, rejected, user_id=actor_id, data=data, endpoint=USE, claim=claim)
 
