@@ -42,8 +42,8 @@ class CodeView:
     uses: int = 0
 
     @classmethod
-    def of(cls, snapshot: dict[str, Any]) -> "CodeView":
-        """From a code's snapshot (`promocode_payload`, JSON-ready)."""
+    def of(cls, snapshot: dict[str, Any], uses: int = 0) -> "CodeView":
+        """From a code's snapshot (`promocode_payload`, JSON-ready) and its uses counter."""
         until = snapshot["valid_until"]
         return cls(
             id=snapshot["id"],
@@ -59,6 +59,7 @@ class CodeView:
             tariff_ids=tuple(snapshot["tariff_ids"]),
             audience=snapshot["audience"],
             is_active=bool(snapshot["is_active"]),
+            uses=uses,
         )
 
 
@@ -76,10 +77,10 @@ def code_view(snapshot_json: str, uses: int = 0) -> CodeView:
 
 @dataclass(frozen=True)
 class Candidate:
-    """A code that reaches the user (assigned, through a group, or public) and their uses."""
+    """A code that reaches the user (assigned, through a group, or public), with its uses
+    counter, and the user's uses of it."""
 
     view: CodeView
-    uses: int
     user_uses: int
 
 
@@ -92,8 +93,7 @@ def visible(
         return []
     seen: list[tuple[CodeView, int]] = []
     for candidate in candidates:
-        view = candidate.view
-        code = view if view.uses == candidate.uses else replace(view, uses=candidate.uses)
+        code = candidate.view
         refused = rules.code_rejection(
             code, assigned_to_user=True, user_status=status, user_uses=candidate.user_uses, now=now
         )

@@ -112,7 +112,7 @@ async def active_candidates(conn: AsyncConnection, user_id: uuid.UUID) -> list[C
         .outerjoin(uu, and_(uu.c.promocode_id == codes_t.c.id, uu.c.user_id == user_id))
         .where(or_(codes_t.c.id.in_(codes_assigned_to(user_id)), public_codes()))
     )
-    return [Candidate(CodeView.of(code_snapshot(r)), r.uses, r.user_uses) for r in rows]
+    return [Candidate(CodeView.of(code_snapshot(r), r.uses), r.user_uses) for r in rows]
 
 
 async def user_purchases(

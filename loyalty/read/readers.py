@@ -90,7 +90,7 @@ class ReadModels:
             return None
         status, scanned, n_personal, rest = reply[1] or None, reply[2], reply[3], reply[4:]
         candidates = [
-            Candidate(code_view(rest[i + 1], int(rest[i + 2])), int(rest[i + 2]), int(rest[i + 3]))
+            Candidate(code_view(rest[i + 1], int(rest[i + 2])), int(rest[i + 3]))
             for i in range(0, len(rest), 4)
         ]
         return _Chunk(status, candidates[:n_personal], candidates[n_personal:], scanned)

@@ -26,7 +26,7 @@ def candidate(uses: int = 0, user_uses: int = 0, **fields) -> Candidate:
         "audience": "everyone",
         **fields,
     }
-    return Candidate(CodeView.of(snapshot), uses, user_uses)
+    return Candidate(CodeView.of(snapshot, uses), user_uses)
 
 
 def codes(*candidates: Candidate, status: str | None = "active", now: datetime = NOW) -> list:
