@@ -50,21 +50,16 @@ def request_bytes(url: str, path: str, body: dict, headers: dict[str, str]) -> b
 
 
 async def _buyer(
-    url: str,
+    connection: tuple[asyncio.StreamReader, asyncio.StreamWriter],
     requests: list[bytes],
-    start: asyncio.Event,
-    ready: list,
     results: Results,
+    started: float,
     schedule: list[float] | None,
 ) -> None:
     """Sends each request when the previous answer is in, or at its time in `schedule`
-    (seconds after the start); a latency counts from when the request was due, so a buyer
+    (seconds after `started`); a latency counts from when the request was due, so a buyer
     held up by a slow answer is not measured as if it had sent later."""
-    parts = urlsplit(url)
-    reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
-    ready.append(writer)
-    await start.wait()
-    started = time.perf_counter()
+    reader, writer = connection
     try:
         for index, raw in enumerate(requests):
             began = time.perf_counter()
@@ -109,20 +104,20 @@ async def at_rate(url: str, requests_by_buyer: list[list[bytes]], per_second: fl
 async def _run(
     url: str, requests_by_buyer: list[list[bytes]], schedules: list[list[float]] | None
 ) -> Results:
-    results, ready, start = Results(), [], asyncio.Event()
-    tasks = [
-        asyncio.create_task(
-            _buyer(url, requests, start, ready, results, schedules and schedules[index])
-        )
-        for index, requests in enumerate(requests_by_buyer)
-    ]
-    while len(ready) < len(tasks):
-        done = [task for task in tasks if task.done()]
-        if done:
-            done[0].result()  # a buyer that could not connect raises here
-        await asyncio.sleep(0.01)  # connecting: polled, not a fixed wait
+    """Connects every buyer first, then starts them all at the same moment."""
+    parts = urlsplit(url)
+    connections = await asyncio.gather(
+        *(asyncio.open_connection(parts.hostname, parts.port) for _ in requests_by_buyer)
+    )
+    results = Results()
     began = time.perf_counter()
-    start.set()
-    await asyncio.gather(*tasks)
+    await asyncio.gather(
+        *(
+            _buyer(connection, requests, results, began, schedules and schedules[index])
+            for index, (connection, requests) in enumerate(
+                zip(connections, requests_by_buyer, strict=True)
+            )
+        )
+    )
     results.seconds = time.perf_counter() - began
     return results
