@@ -19,6 +19,7 @@ from core.config import get_settings
 from core.db import asyncpg_dsn
 from tests.support.factories import bearer
 from tests.support.platform import Platform
+from tests.support.polling import eventually_sync
 
 pytestmark = pytest.mark.benchmark
 
@@ -92,10 +93,11 @@ def wait_for_loyalty_user(user_id: uuid.UUID) -> None:
         finally:
             await conn.close()
 
-    deadline = time.monotonic() + GIVE_UP_SECONDS
-    while not asyncio.run(known()):
-        assert time.monotonic() < deadline, "the user never reached the loyalty side"
-        time.sleep(0.05)
+    eventually_sync(
+        lambda: asyncio.run(known()),
+        timeout=GIVE_UP_SECONDS,
+        message="the user reaching the loyalty side",
+    )
 
 
 def use(command: httpx.Client, user: dict, code: str, tariff_id: int) -> str:
