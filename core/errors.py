@@ -68,11 +68,11 @@ class NotAuthenticated(AppError, code="not_authenticated", status_code=401):
     message = "The access token is not valid"
 
 
-class TokenExpired(NotAuthenticated, code="token_expired"):
+class TokenExpired(NotAuthenticated, code="token_expired", status_code=401):
     message = "The token has expired"
 
 
-class TokenRevoked(NotAuthenticated, code="token_revoked"):
+class TokenRevoked(NotAuthenticated, code="token_revoked", status_code=401):
     message = "The token has been revoked"
 
 
@@ -99,7 +99,7 @@ class ServiceUnavailable(AppError, code="service_unavailable", status_code=503):
     message = "A dependency is not answering; try again shortly"
 
 
-class DependencyUnavailable(ServiceUnavailable, code="dependency_unavailable"):
+class DependencyUnavailable(ServiceUnavailable, code="dependency_unavailable", status_code=503):
     message = "A dependency is not answering"
 
 

@@ -4,15 +4,20 @@ A `Rejection` is a reason a promo code cannot be used: it is logged with the att
 emitted as `promocode.rejected`; `REJECTION_ORDER` is the order the rules check them in.
 """
 
+from typing import ClassVar
+
 from core.errors import AppError
 
 
 class Rejection(AppError):
-    """Why a code was refused to a buyer; `shown_as` is what the buyer is told."""
+    """Why a code was refused to a buyer; `shown_as()` is what the buyer is told: the
+    rejection itself unless it names another in `told_as`."""
+
+    told_as: ClassVar[type["Rejection"] | None] = None
 
     @classmethod
     def shown_as(cls) -> type["Rejection"]:
-        return cls
+        return cls.told_as or cls
 
 
 class TariffNotFound(Rejection, code="tariff_not_found", status_code=404):
@@ -31,10 +36,7 @@ class PromocodeNotAssigned(Rejection, code="promocode_not_assigned", status_code
     """Logged only: a code assigned to others looks to the buyer like no code at all."""
 
     message = PromocodeNotFound.message
-
-    @classmethod
-    def shown_as(cls) -> type[Rejection]:
-        return PromocodeNotFound
+    told_as = PromocodeNotFound
 
 
 class PromocodeDisabled(Rejection, code="promocode_disabled", status_code=422):
