@@ -89,8 +89,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     profile: Profile = PROFILES[args.profile]
     args.users = args.users or profile.users
-    args.spawn_rate = args.spawn_rate or profile.spawn_rate
     args.run_time = args.run_time or profile.run_time
+    args.spawn_rate = args.spawn_rate or profile.spawn_rate_for(args.users)
     if args.rate is not None and args.rate <= 0:
         parser.error("--rate must be positive")
     return args

@@ -116,35 +116,26 @@ class BuyerBase(ApiUser):
     def buy(self, promo: dict, confirm_share: float) -> None:
         """Reserve a use, then confirm it (the payment succeeded, `confirm_share` of the
         time) or cancel it (the payment failed)."""
-        purchase = self.call(
-            "POST",
-            TARGETS.command_url("/use_promocode"),
-            "/loyalty/use_promocode",
-            201,
-            json=promo,
-            headers={"Idempotency-Key": str(uuid.uuid4())},
-        )
+        purchase = self.purchase_step("/use_promocode", 201, promo)
         if not purchase:
             return
         body = {"purchase_id": purchase["purchase_id"]}
         if random.random() < confirm_share:
-            self.call(
-                "POST",
-                TARGETS.command_url("/confirm_purchase"),
-                "/loyalty/confirm_purchase",
-                200,
-                json=body,
-                headers={"Idempotency-Key": str(uuid.uuid4())},
-            )
+            self.purchase_step("/confirm_purchase", 200, body)
         else:
-            self.call(
-                "POST",
-                TARGETS.command_url("/cancel_use_promocode"),
-                "/loyalty/cancel_use_promocode",
-                200,
-                json={**body, "reason": "payment_failed"},
-                headers={"Idempotency-Key": str(uuid.uuid4())},
-            )
+            self.purchase_step("/cancel_use_promocode", 200, {**body, "reason": "payment_failed"})
+
+    def purchase_step(self, path: str, expected: int, body: dict):
+        """One step of a purchase (use, confirm, cancel), sent as the app sends it: with a
+        fresh Idempotency-Key, so a retry after a lost answer would not buy twice."""
+        return self.call(
+            "POST",
+            TARGETS.command_url(path),
+            f"/loyalty{path}",
+            expected,
+            json=body,
+            headers={"Idempotency-Key": str(uuid.uuid4())},
+        )
 
 
 class Buyer(BuyerBase):

@@ -14,8 +14,12 @@ class Profile:
     summary: str
     user_classes: tuple[str, ...]  # class names in loadtest/locustfile.py, weights there
     users: int
-    spawn_rate: float  # users started per second; = users: everyone at once
     run_time: int  # seconds
+    # Users started per second; None: everyone at once, however many users are asked for.
+    spawn_rate: float | None = None
+
+    def spawn_rate_for(self, users: int) -> float:
+        return self.spawn_rate or users
 
 
 DAY = Profile(
@@ -41,7 +45,6 @@ PROMOTION = Profile(
     ),
     user_classes=("HotCodeBuyer", "Operator"),
     users=200,
-    spawn_rate=200,
     run_time=60,
 )
 
@@ -53,7 +56,6 @@ MIXED = Profile(
     ),
     user_classes=("MixedUser",),
     users=50,
-    spawn_rate=50,
     run_time=30,
 )
 

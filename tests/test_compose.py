@@ -289,23 +289,36 @@ def route(method: str, path: str) -> str:
     return host
 
 
+def declared_api_routes() -> list[tuple[str, str, str]]:
+    """(method, path, compose service) of every `/api/` route the HTTP apps declare in their
+    OpenAPI document, an id put in each path parameter."""
+    routes = []
+    for service, process in HTTP_SERVICE_OF.items():
+        module, name = HTTP_SERVICES[process][0].split(":")
+        app = getattr(importlib.import_module(module), name)
+        for path, operations in app.openapi()["paths"].items():
+            if path.startswith("/api/"):
+                concrete = re.sub(r"{\w+}", "7", path)
+                routes += [(method.upper(), concrete, service) for method in operations]
+    return routes
+
+
+@pytest.mark.parametrize(("method", "path", "service"), declared_api_routes())
+def test_gateway_sends_every_api_route_to_the_service_that_declares_it(method, path, service):
+    assert route(method, path) == service
+
+
+# What no app declares: HEAD (answered as GET), a write method no route has yet, the console.
 @pytest.mark.parametrize(
     ("method", "path", "service"),
     [
-        ("POST", "/api/v1/auth/login", "auth"),
-        ("GET", "/api/v1/auth/me", "auth"),
-        ("GET", "/api/v1/loyalty/get_active_promocodes", "query-api"),
         ("HEAD", "/api/v1/loyalty/purchases", "query-api"),
-        ("GET", "/api/v1/loyalty/promocodes/batches/abc.csv", "query-api"),
-        ("POST", "/api/v1/loyalty/use_promocode", "command-api"),
-        ("PATCH", "/api/v1/loyalty/promocodes/7", "command-api"),
         ("PUT", "/api/v1/loyalty/tariffs/1", "command-api"),
-        ("DELETE", "/api/v1/loyalty/promocodes/7", "command-api"),
         ("GET", "/admin", "admin"),
         ("POST", "/admin/promocode/create", "admin"),
     ],
 )
-def test_gateway_routes_as_the_contract_says(method, path, service):
+def test_gateway_routes_by_method_and_prefix(method, path, service):
     assert route(method, path) == service
 
 

@@ -17,7 +17,7 @@ import pytest
 
 from core.config import get_settings
 from core.db import asyncpg_dsn
-from tests.support.factories import bearer
+from tests.support.factories import bearer, unlimited_code_json
 from tests.support.platform import Platform
 from tests.support.polling import eventually_sync
 
@@ -66,20 +66,9 @@ def setup_buyer(platform: Platform) -> tuple[httpx.Client, httpx.Client, dict, s
         json={"name": f"bench-{uuid.uuid4().hex[:8]}", "price": 39_900},
         headers=operator,
     ).json()
-    code = f"BENCH-{uuid.uuid4().hex[:10].upper()}"
-    created = command.post(
-        f"{API}/promocodes",
-        json={
-            "code": code,
-            "discount_type": "percent",
-            "value": 10,
-            "max_uses": None,
-            "per_user_limit": None,
-        },
-        headers=operator,
-    )
+    created = command.post(f"{API}/promocodes", json=unlimited_code_json("BENCH"), headers=operator)
     assert created.status_code == 201, created.text
-    return command, query, user, code, tariff["id"]
+    return command, query, user, created.json()["code"], tariff["id"]
 
 
 def wait_for_loyalty_user(user_id: uuid.UUID) -> None:

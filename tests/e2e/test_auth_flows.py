@@ -68,6 +68,16 @@ async def login(
     )
 
 
+async def fail_logins(
+    client: httpx.AsyncClient, count: int, address: str, email: str | None = None
+) -> None:
+    """`count` failed logins from `address`: a wrong password for `email`, or without one a
+    new unknown email each time (password spraying)."""
+    for _ in range(count):
+        response = await login(client, email or new_email(), "not-the-password", address)
+        assert response.status_code == 401, response.text
+
+
 async def tokens(client: httpx.AsyncClient, email: str, password: str = PASSWORD) -> dict:
     response = await login(client, email, password)
     assert response.status_code == 200, response.text
@@ -289,12 +299,12 @@ async def test_two_auth_processes_are_interchangeable(platform):
 
 
 async def test_failed_logins_lock_that_address_out_of_that_account_only(platform):
-    limit = get_auth_settings().login_failures_per_email_and_address
     attacker = new_address()
     async with auth_client(platform) as client:
         _, email = await register(client)
-        for _ in range(limit):
-            assert (await login(client, email, "not-the-password", attacker)).status_code == 401
+        await fail_logins(
+            client, get_auth_settings().login_failures_per_email_and_address, attacker, email
+        )
         # Even the right password, from that address, waits for the window to end...
         limited = await login(client, email, address=attacker)
         # ...while the owner, from anywhere else, logs in.
@@ -307,13 +317,10 @@ async def test_failed_logins_lock_that_address_out_of_that_account_only(platform
 
 
 async def test_failed_logins_per_address_are_limited(platform):
-    limit = get_auth_settings().login_failures_per_address
     address = new_address()
     async with auth_client(platform) as client:
         _, email = await register(client)
-        for _ in range(limit):
-            response = await login(client, new_email(), address=address)
-            assert response.status_code == 401
+        await fail_logins(client, get_auth_settings().login_failures_per_address, address)
         limited = await login(client, email, address=address)
         elsewhere = await login(client, email, address=new_address())
     assert limited.status_code == 429

@@ -17,7 +17,7 @@ from tests.support.factories import (
     create_promocode,
     create_tariff,
 )
-from tests.support.read_side import ReadSideDriver
+from tests.support.read_side import ReadSideDriver, disabled_code
 
 
 async def active(side: ReadSideDriver, user_id: uuid.UUID) -> dict[str, dict]:
@@ -121,10 +121,7 @@ async def test_group_membership_brings_and_takes_the_groups_codes(side):
 
 async def test_a_disabled_code_disappears_and_comes_back_when_enabled(side):
     user = await create_loyalty_user()
-    promo = await create_promocode()
-    await side.settle()
-    await w.update_code(promo.id, is_active=False)
-    await side.settle()
+    promo = await disabled_code(side)
     assert promo.code not in await active(side, user)
     await w.update_code(promo.id, is_active=True)
     await side.settle()

@@ -16,7 +16,7 @@ from tests.support.factories import (
     create_promocode,
     create_tariff,
 )
-from tests.support.read_side import GROUPS, ReadSideDriver
+from tests.support.read_side import GROUPS, ReadSideDriver, disabled_code
 
 
 async def listed(side: ReadSideDriver, user_id: uuid.UUID, code: str) -> dict | None:
@@ -87,10 +87,7 @@ async def test_an_older_counter_arriving_late_does_not_win(side):
 
 async def test_an_older_snapshot_arriving_late_does_not_undo_a_change(side):
     user = await create_loyalty_user()
-    promo = await create_promocode()
-    await side.settle()
-    await w.update_code(promo.id, is_active=False)
-    await side.settle()
+    promo = await disabled_code(side)
     [created] = await side.entries(events.PROMOCODE_CREATED, promo.id)
     await side.projector.handle(envelope_of({**created, "event_id": str(uuid.uuid4())}))
     assert await listed(side, user, promo.code) is None

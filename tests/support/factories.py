@@ -107,6 +107,18 @@ async def create_promocode(**overrides: Any) -> PromocodeOut:
     return await handlers.create_promocode(PromocodeCreate(**body), actor_id=OPERATOR_ID)
 
 
+def unlimited_code_json(prefix: str = "T") -> dict[str, Any]:
+    """The body of `POST /promocodes` for a public code anyone may use any number of times
+    (10% off, open from now on), for tests that go through command_api over HTTP."""
+    return {
+        "code": unique_code(prefix),
+        "discount_type": "percent",
+        "value": 10,
+        "max_uses": None,
+        "per_user_limit": None,
+    }
+
+
 async def create_batch(count: int, **overrides: Any) -> BatchOut:
     """Generated single-use codes (one `promocode.batch_generated` event for all of them)."""
     body = {"count": count, "discount_type": "amount", "value": 5_000, **_window(), **overrides}

@@ -18,7 +18,10 @@ from core.streams import AUTH_USERS, LOYALTY_EVENTS, ConsumerGroupRunner, ensure
 from loyalty.models import outbox as loyalty_outbox
 from loyalty.read.postgres import read_only_engine
 from loyalty.read.rebuild import ensure_built
+from loyalty.schemas import PromocodeOut
 from query_api.queries import ReadSide
+from tests.support import loyalty_writes as w
+from tests.support.factories import create_promocode
 from workers.projector import Projector
 
 PAGE = 200
@@ -111,3 +114,12 @@ class ReadSideDriver:
 
     async def close(self) -> None:
         await self.redis.aclose()
+
+
+async def disabled_code(side: ReadSideDriver) -> PromocodeOut:
+    """A public code the read side has seen created, then disabled."""
+    promo = await create_promocode()
+    await side.settle()
+    await w.update_code(promo.id, is_active=False)
+    await side.settle()
+    return promo

@@ -81,11 +81,11 @@ def test_a_profile_brings_its_own_load_unless_told(name):
     profile = PROFILES[name]
     assert (args.users, args.spawn_rate, args.run_time) == (
         profile.users,
-        profile.spawn_rate,
+        profile.spawn_rate or profile.users,
         profile.run_time,
     )
     told = gate.parse_args(["--profile", name, "--users", "7", "--run-time", "9"])
-    assert (told.users, told.run_time) == (7, 9)
+    assert (told.users, told.spawn_rate, told.run_time) == (7, profile.spawn_rate or 7, 9)
 
 
 def test_help_names_every_profile(capsys):
