@@ -51,16 +51,18 @@ def platform():
     running.stop()
 
 
-def visible_after(command, query, user, code, tariff_id) -> float:
-    """Seconds from the committed use to the purchase in `GET /purchases`."""
+def visible_after(command, query, user, code, tariff_id) -> tuple[float, float]:
+    """Seconds `use_promocode` took to answer, and from its answer to the purchase in
+    `GET /purchases`."""
+    asked = time.perf_counter()
     purchase_id = use(command, user, code, tariff_id)
     committed = time.perf_counter()
     while time.perf_counter() - committed < GIVE_UP_SECONDS:
         newest = query.get(f"{API}/purchases?limit=1", headers=user).json()
         if newest and newest[0]["purchase_id"] == purchase_id:
-            return time.perf_counter() - committed
+            return committed - asked, time.perf_counter() - committed
         time.sleep(0.005)
-    return GIVE_UP_SECONDS
+    return committed - asked, GIVE_UP_SECONDS
 
 
 def test_a_purchase_shows_within_a_second_while_a_large_batch_is_generated(platform):
@@ -80,16 +82,20 @@ def test_a_purchase_shows_within_a_second_while_a_large_batch_is_generated(platf
 
     generator = threading.Thread(target=generate)
     generator.start()
-    lags: list[float] = []
-    while generator.is_alive() or len(lags) < MIN_SAMPLES:
-        lags.append(visible_after(command, query, user, code, tariff_id))
+    samples: list[tuple[float, float]] = []
+    while generator.is_alive() or len(samples) < MIN_SAMPLES:
+        samples.append(visible_after(command, query, user, code, tariff_id))
     # The batch's event reaches the projector after the commit: keep sampling a while.
     after = time.perf_counter() + AFTER_SECONDS
     while time.perf_counter() < after:
-        lags.append(visible_after(command, query, user, code, tariff_id))
+        samples.append(visible_after(command, query, user, code, tariff_id))
     generator.join()
+    answers, lags = [a for a, _ in samples], [lag for _, lag in samples]
     try:
         assert done["answer"].status_code == 201, done["answer"].text
+        # The generation runs in command_api's event loop: a buyer's use waits while it
+        # computes (no target in the issue; "bulk work never holds up a buyer").
+        report(f"use_promocode answered while generating {BATCH:,} codes", answers)
         report(f"purchase -> GET /purchases while generating {BATCH:,} codes", lags)
         p99 = percentile(lags, 99)
         print(
