@@ -51,16 +51,18 @@ def platform():
     running.stop()
 
 
-def visible_after(command, query, user, code, tariff_id) -> float:
-    """Seconds from the committed use to the purchase in `GET /purchases`."""
+def visible_after(command, query, user, code, tariff_id) -> tuple[float, float]:
+    """Seconds `use_promocode` took to answer, and from its answer to the purchase in
+    `GET /purchases`."""
+    asked = time.perf_counter()
     purchase_id = use(command, user, code, tariff_id)
     committed = time.perf_counter()
     while time.perf_counter() - committed < GIVE_UP_SECONDS:
         newest = query.get(f"{API}/purchases?limit=1", headers=user).json()
         if newest and newest[0]["purchase_id"] == purchase_id:
-            return time.perf_counter() - committed
+            return committed - asked, time.perf_counter() - committed
         time.sleep(0.005)
-    return GIVE_UP_SECONDS
+    return committed - asked, GIVE_UP_SECONDS
 
 
 def test_a_purchase_shows_within_a_second_while_a_large_batch_is_generated(platform):
@@ -80,16 +82,20 @@ def test_a_purchase_shows_within_a_second_while_a_large_batch_is_generated(platf
 
     generator = threading.Thread(target=generate)
     generator.start()
-    lags: list[float] = []
-    while generator.is_alive() or len(lags) < MIN_SAMPLES:
-        lags.append(visible_after(command, query, user, code, tariff_id))
+    samples: list[tuple[float, float]] = []
+    while generator.is_alive() or len(samples) < MIN_SAMPLES:
+        samples.append(visible_after(command, query, user, code, tariff_id))
     # The batch's event reaches the projector after the commit: keep sampling a while.
     after = time.perf_counter() + AFTER_SECONDS
     while time.perf_counter() < after:
-        lags.append(visible_after(command, query, user, code, tariff_id))
+        samples.append(visible_after(command, query, user, code, tariff_id))
     generator.join()
+    answers, lags = [a for a, _ in samples], [lag for _, lag in samples]
     try:
         assert done["answer"].status_code == 201, done["answer"].text
+        # The generation runs in command_api's event loop: a buyer's use waits while it
+        # computes (no target in the issue; "bulk work never holds up a buyer").
+        report(f"use_promocode answered while generating {BATCH:,} codes", answers)
         report(f"purchase -> GET /purchases while generating {BATCH:,} codes", lags)
         p99 = percentile(lags, 99)
         print(
@@ -108,15 +114,6 @@ async def _delete_batch(batch_id: str) -> None:
 
 
 # -- a rebuild of a million codes and 100,000 purchases ----------------------------------
-
-
-async def listing_latency(side: ReadSideDriver, user: uuid.UUID, n: int = 300) -> list[float]:
-    lags = []
-    for _ in range(n):
-        started = time.perf_counter()
-        await side.reads.active_promocodes(user, 50, 0)
-        lags.append(time.perf_counter() - started)
-    return lags
 
 
 async def seed(world: dict) -> None:
@@ -201,11 +198,8 @@ async def test_rebuild_of_a_million_codes_and_100000_purchases(tmp_path):
     side = await ReadSideDriver().start()
     await ensure_built(side.redis, side.engine, force=True)  # from what Postgres holds now
     world = {"tariff": await create_tariff()}
-    buyer = await create_loyalty_user()
     await side.settle()
     try:
-        public_before = await side.redis.zcard(keys.PUBLIC_CODES)
-        before = await listing_latency(side, buyer)
         await seed(world)
         writer, code = await create_loyalty_user(), await create_promocode(per_user_limit=None)
         await side.settle()
@@ -239,8 +233,6 @@ async def test_rebuild_of_a_million_codes_and_100000_purchases(tmp_path):
         )
         per_purchase = held / max(1, await side.redis.zcard(keys.user_purchases(reader)))
         per_public_code = await memory(side, "rm:code:*")
-        public_after = await side.redis.zcard(keys.PUBLIC_CODES)
-        after = await listing_latency(side, buyer)
         print(
             f"\nrebuild of {CODES:,} codes ({CODES - PUBLIC:,} in a batch) and {PURCHASES:,} "
             f"purchases: {seconds:.1f} s (target <= 30 s: {'met' if seconds <= 30 else 'missed'})"
@@ -255,12 +247,126 @@ async def test_rebuild_of_a_million_codes_and_100000_purchases(tmp_path):
             f"per listable code (hash) + its rm:public entry; {per_purchase:.0f} bytes per "
             f"purchase (a user with 10: their data hash and zset over 10)"
         )
-        report(f"listing, {public_before} public codes", before)
-        report(f"listing, {public_after} public codes", after)
-        ratio = percentile(after, 99) / percentile(before, 99)
-        print(f"p99 ratio {ratio:.2f} (target <= 1.20: {'met' if ratio <= 1.2 else 'missed'})")
         assert not lost and set(answers) == {10}
     finally:
         await unseed(world)
+        await ensure_built(side.redis, side.engine, force=True)
+        await side.close()
+
+
+# -- a listing page costs the same with 10 public codes or 10,000 more -------------------
+
+# Each size measured three times, in an order that cancels a drift of the machine's load.
+ROUNDS = ("fewer", "more", "more", "fewer", "fewer", "more")
+WARM_UP, SAMPLES = 50, 300
+# Pages behind 10,000 used-up codes take a few hundred ms each: fewer samples.
+SLOW_SAMPLES = 20
+# A page of 10 is full at either size (the same answer, only the codes behind it grow); 50 is
+# the default page, full only when there are 50 public codes to list.
+LIMITS = (10, 50)
+
+
+async def seed_public(tag: str, n: int, *, used_up: bool = False) -> list[tuple[str, int]]:
+    """`n` public codes ending between a day and a day and 3 hours from now, sooner than the
+    suite's (a page reads them first); `used_up`: each with its one use taken. Returns (code,
+    id) pairs."""
+    rows = await sql(
+        "INSERT INTO promocodes (code, discount_type, value, valid_from, valid_until, max_uses, "
+        "uses, per_user_limit, audience, is_active, description, created_at, updated_at) "
+        "SELECT 'RL' || :t || '-' || i, 'percent', 5, now() - interval '1 day', "
+        "now() + interval '1 day' + (i || ' seconds')::interval, :max_uses, :uses, NULL, "
+        "'everyone', true, '', now(), now() FROM generate_series(1, :n) AS i RETURNING code, id",
+        t=tag,
+        n=n,
+        max_uses=1 if used_up else None,
+        uses=1 if used_up else 0,
+    )
+    return [(r["code"], r["id"]) for r in rows]
+
+
+async def unseed_public(tag: str) -> None:
+    await sql("DELETE FROM promocodes WHERE code LIKE :p", p=f"RL{tag}-%")
+
+
+async def project(side: ReadSideDriver, codes: list[tuple[str, int]], present: bool) -> None:
+    """The seeded codes into the read model (a rebuild from Postgres), or out of it."""
+    if present:
+        await ensure_built(side.redis, side.engine, force=True)
+        return
+    async with side.redis.pipeline(transaction=False) as pipe:
+        for text, code_id in codes:
+            pipe.zrem(keys.PUBLIC_CODES, keys.public_member(text, code_id))
+            pipe.delete(keys.code(code_id))
+        await pipe.execute()
+
+
+async def page_latency(
+    side: ReadSideDriver, user: uuid.UUID, limit: int, samples: int
+) -> list[tuple]:
+    """(wall, this process's CPU) seconds per page after a warm-up: the CPU time is what the
+    other suites on the machine do not inflate, the rest is Redis and waiting for a core."""
+    for _ in range(WARM_UP):
+        await side.reads.active_promocodes(user, limit, 0)
+    lags = []
+    for _ in range(samples):
+        started, cpu = time.perf_counter(), time.thread_time()
+        await side.reads.active_promocodes(user, limit, 0)
+        lags.append((time.perf_counter() - started, time.thread_time() - cpu))
+    return lags
+
+
+async def alternate(
+    side: ReadSideDriver, user: uuid.UUID, codes: list, samples: int = SAMPLES
+) -> dict:
+    """Samples per (size, limit) over the alternating rounds, and the public codes each size
+    had."""
+    measured: dict = {}
+    public: dict = {}
+    for size in ROUNDS:
+        await project(side, codes, present=size == "more")
+        public[size] = await side.redis.zcard(keys.PUBLIC_CODES)
+        for limit in LIMITS:
+            measured.setdefault((size, limit), []).extend(
+                await page_latency(side, user, limit, samples)
+            )
+    return {"samples": measured, "public": public}
+
+
+def compare(title: str, measured: dict) -> None:
+    samples, public = measured["samples"], measured["public"]
+    print(f"\n{title} ({len(ROUNDS) // 2} rounds each, alternating; load {load()})")
+    for limit in LIMITS:
+        wall = {size: [w for w, _ in samples[size, limit]] for size in ("fewer", "more")}
+        cpu = {size: [c for _, c in samples[size, limit]] for size in ("fewer", "more")}
+        for size in ("fewer", "more"):
+            report(f"listing, page {limit}, {public[size]:,} public codes", wall[size])
+            report("  its CPU in this process", cpu[size])
+        ratio = percentile(wall["more"], 99) / percentile(wall["fewer"], 99)
+        verdict = "met" if ratio <= 1.2 else "missed"
+        print(
+            f"page {limit}: p99 ratio {ratio:.2f} (target <= 1.20: {verdict}); p50 ratio "
+            f"{percentile(wall['more'], 50) / percentile(wall['fewer'], 50):.2f}; CPU p50 ratio "
+            f"{percentile(cpu['more'], 50) / percentile(cpu['fewer'], 50):.2f}"
+        )
+
+
+def load() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+async def test_a_listing_page_costs_the_same_with_10_or_10000_more_public_codes():
+    side = await ReadSideDriver().start()
+    buyer = await create_loyalty_user()
+    await side.settle()
+    tag = uuid.uuid4().hex[:8].upper()
+    try:
+        codes = await seed_public(tag, PUBLIC)
+        compare("open to everyone", await alternate(side, buyer, codes))
+        await unseed_public(tag)
+        # The codes a page skips on the way are read too: 10,000 used up before the rest.
+        codes = await seed_public(tag, PUBLIC, used_up=True)
+        compare("used up, ahead of the rest", await alternate(side, buyer, codes, SLOW_SAMPLES))
+    finally:
+        await unseed_public(tag)
         await ensure_built(side.redis, side.engine, force=True)
         await side.close()

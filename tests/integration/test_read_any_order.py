@@ -8,14 +8,15 @@ nothing) and once onto a model from which this history's keys were removed (the 
 in any order, must build the same answers).
 """
 
-import asyncio
 import contextlib
 import random
+import sys
 import uuid
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from core.config import get_settings
 from core.errors import AppError
 from core.streams import LOYALTY_EVENTS, Envelope
 from loyalty import handlers
@@ -30,6 +31,8 @@ from tests.support.factories import (
     create_promocode,
     create_tariff,
 )
+from tests.support.platform import Platform
+from tests.support.polling import eventually
 from tests.support.read_side import GROUPS as PROJECTOR_GROUPS
 from tests.support.read_side import ReadSideDriver
 
@@ -137,12 +140,37 @@ async def last_entry(side: ReadSideDriver) -> str:
     return newest[0][0] if newest else "0-0"
 
 
-async def deliver(side: ReadSideDriver, entries: list[dict], chance: random.Random) -> None:
+def shuffled_copies(entries: list[dict], chance: random.Random) -> list[dict]:
+    """Every entry and as many random duplicates, shuffled, each under a fresh event id (the
+    projector skips an event id it has applied: dedupe would hide a wrong order)."""
     copies = entries + [chance.choice(entries) for _ in range(len(entries))] if entries else []
     chance.shuffle(copies)
-    for fields in copies:
-        fresh = {**fields, "event_id": str(uuid.uuid4())}
-        await side.projector.handle(Envelope.from_entry(LOYALTY_EVENTS, "0-0", fresh))
+    return [{**fields, "event_id": str(uuid.uuid4())} for fields in copies]
+
+
+async def deliver(side: ReadSideDriver, entries: list[dict], chance: random.Random) -> None:
+    for fields in shuffled_copies(entries, chance):
+        await side.projector.handle(Envelope.from_entry(LOYALTY_EVENTS, "0-0", fields))
+
+
+async def forget(side: ReadSideDriver, world: World) -> None:
+    """Removes what this history put in the read model: its events alone must build it again."""
+    await side.redis.zrem(
+        keys.PUBLIC_CODES, *[keys.public_member(c.code, c.id) for c in world.codes]
+    )
+    await side.redis.delete(*world.keys())
+
+
+async def history(side: ReadSideDriver, steps: list) -> tuple[World, list[dict]]:
+    """A new world and the steps run through the handlers; the stream entries of it all (its
+    codes' creation too), in commit order."""
+    await side.settle()
+    start = await last_entry(side)
+    world = await World().create()
+    for kind, a, b in steps:
+        await world.run(kind, a, b)
+    await side.settle()
+    return world, [fields for _id, fields in await side.redis.xrange(LOYALTY_EVENTS, f"({start}")]
 
 
 @settings(
@@ -150,15 +178,9 @@ async def deliver(side: ReadSideDriver, entries: list[dict], chance: random.Rand
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(history=st.lists(step, min_size=4, max_size=30), seed=st.integers(0, 2**32 - 1))
-async def test_a_shuffled_duplicated_history_ends_as_a_rebuild_from_postgres(side, history, seed):
-    await side.settle()
-    start = await last_entry(side)
-    world = await World().create()
-    for kind, a, b in history:
-        await world.run(kind, a, b)
-    await side.settle()
-    entries = [fields for _id, fields in await side.redis.xrange(LOYALTY_EVENTS, f"({start}")]
+@given(steps=st.lists(step, min_size=4, max_size=30), seed=st.integers(0, 2**32 - 1))
+async def test_a_shuffled_duplicated_history_ends_as_a_rebuild_from_postgres(side, steps, seed):
+    world, entries = await history(side, steps)
     await ensure_built(side.redis, side.engine, force=True)
     rebuilt = await answers(side, world)
     chance = random.Random(seed)
@@ -167,29 +189,92 @@ async def test_a_shuffled_duplicated_history_ends_as_a_rebuild_from_postgres(sid
         await deliver(side, entries, chance)
         assert await answers(side, world) == rebuilt, "a stale event changed the rebuilt model"
     for _ in range(ORDERS):
-        await side.redis.zrem(
-            keys.PUBLIC_CODES, *[keys.public_member(c.code, c.id) for c in world.codes]
-        )
-        await side.redis.delete(*world.keys())
+        await forget(side, world)
         await deliver(side, entries, chance)
         assert await answers(side, world) == rebuilt, "the events alone, in this order, differ"
 
 
-async def test_two_projectors_in_one_group_end_as_one_and_as_a_rebuild(side):
-    """Two consumers of one group take the entries between them (each reclaiming what the other
-    holds at once, so some are applied twice and out of order); the result is the rebuild's."""
+async def test_two_projector_processes_in_one_group_end_as_a_rebuild(side):
+    """Two OS processes, each the workers' projector, share one consumer group on a stream of
+    this test's own. This history's events, shuffled and duplicated, are added one by one once
+    both wait on the group (Redis hands each entry to the one waiting longest, so both take
+    entries, and a stuck one is reclaimed by the other after 300 ms), onto a model without this
+    history's keys: what the two build must be what a rebuild from Postgres builds."""
     chance = random.Random(11)
-    world = await World().create()
-    await side.settle()
-    for _ in range(40):
-        await world.run(*random_step(chance))
-    while sum([await relay.publish_pending() for relay in side.relays]):
-        pass
-    group = PROJECTOR_GROUPS[LOYALTY_EVENTS]
-    first, second = side.runner(LOYALTY_EVENTS, group), side.runner(LOYALTY_EVENTS, group)
-    first.batch = second.batch = 2
-    while sum(await asyncio.gather(first.step(), second.step())):
-        pass
-    projected = await answers(side, world)
+    world, entries = await history(side, [random_step(chance) for _ in range(40)])
     await ensure_built(side.redis, side.engine, force=True)
-    assert projected == await answers(side, world)
+    rebuilt, rebuilt_state = await answers(side, world), await state(side, world)
+    await forget(side, world)
+
+    stream, group = f"tests:projectors:{uuid.uuid4().hex[:8]}", PROJECTOR_GROUPS[LOYALTY_EVENTS]
+    await side.redis.xgroup_create(stream, group, id="0", mkstream=True)
+    # Each process's Redis connections carry its name, so CLIENT LIST shows when it waits.
+    processes = {
+        name: Platform({"REDIS_URL": f"{get_settings().redis_url}?client_name={name}"})
+        for name in (f"tests-projector-{n}-{uuid.uuid4().hex[:6]}" for n in (1, 2))
+    }
+    try:
+        for name, process in processes.items():
+            process.start_process(name, [*PROJECTOR_PROCESS, stream, group])
+        await eventually(
+            lambda: waiting_on_the_group(side, processes),
+            timeout=30,
+            message="both projector processes waiting on the group",
+        )
+        for fields in shuffled_copies(entries, chance):
+            await side.redis.xadd(stream, fields)
+        await eventually(
+            lambda: all_acknowledged(side, stream, group, processes),
+            timeout=60,
+            message="the two projector processes acknowledging every entry",
+        )
+        consumers = await side.redis.xinfo_consumers(stream, group)
+    finally:
+        for process in processes.values():
+            process.stop()
+        await side.redis.delete(stream)
+    assert len(consumers) == 2, consumers  # each process a consumer of its own, both served
+    assert await state(side, world) == rebuilt_state
+    assert await answers(side, world) == rebuilt
+
+
+async def state(side: ReadSideDriver, world: World) -> dict:
+    """This history's keys as they are (versions included) and its codes' `rm:public` scores."""
+    found: dict = {}
+    ours = world.keys()
+    for key in ours:
+        kind = await side.redis.type(key)
+        if kind == "hash":
+            found[key] = await side.redis.hgetall(key)
+        elif kind == "zset":
+            found[key] = await side.redis.zrange(key, 0, -1, withscores=True)
+    for c in world.codes:
+        found[c.code] = await side.redis.zscore(keys.PUBLIC_CODES, keys.public_member(c.code, c.id))
+    return found
+
+
+PROJECTOR_PROCESS = [sys.executable, "-m", "tests.support.projector_process"]
+
+
+def still_running(processes: dict[str, Platform]) -> None:
+    for name, process in processes.items():
+        assert process.procs[name].poll() is None, f"{name} exited:\n{process.log(name)}"
+
+
+async def waiting_on_the_group(side: ReadSideDriver, processes: dict[str, Platform]) -> bool:
+    still_running(processes)
+    blocked = {
+        client["name"]
+        for client in await side.redis.client_list()
+        if client["cmd"] == "xreadgroup" and "b" in client["flags"]
+    }
+    return set(processes) <= blocked
+
+
+async def all_acknowledged(
+    side: ReadSideDriver, stream: str, group: str, processes: dict[str, Platform]
+) -> bool:
+    still_running(processes)
+    last = (await side.redis.xinfo_stream(stream))["last-generated-id"]
+    (state,) = [g for g in await side.redis.xinfo_groups(stream) if g["name"] == group]
+    return state["pending"] == 0 and state["last-delivered-id"] == last
