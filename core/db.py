@@ -11,7 +11,7 @@ import threading
 from functools import lru_cache
 
 import asyncpg
-from sqlalchemy import event
+from sqlalchemy import event, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import AsyncAdaptedQueuePool, PoolProxiedConnection
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -99,7 +99,8 @@ class PostgresWatchdog:
     @classmethod
     def of(cls, dsn: str) -> "PostgresWatchdog":
         """The watchdog of the server (host and port) `dsn` names."""
-        server = dsn.split("@", 1)[-1].split("/", 1)[0]
+        url = make_url(dsn)
+        server = f"{url.host}:{url.port}"
         with cls._lock:
             return cls._servers.setdefault(server, cls(dsn))
 
