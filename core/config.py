@@ -19,6 +19,8 @@ class Settings(BaseSettings):
     loyalty_database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/loyalty"
     redis_url: str = "redis://127.0.0.1:6379/0"
     sentry_dsn: str = ""
+    # OpenTelemetry traces over OTLP/HTTP to this collector (`core.tracing`); empty: off.
+    otel_exporter_otlp_endpoint: str = ""
     log_level: str = "INFO"
     # The proxies whose X-Forwarded-For is believed (`core.addresses`): addresses or CIDR
     # blocks, comma-separated. Empty: nobody, the socket's peer is the client.

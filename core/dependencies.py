@@ -8,7 +8,8 @@ A lost dependency is:
 - Postgres: a connection refused or timed out while connecting (asyncpg raises the plain
   `OSError` / `TimeoutError`), a statement on a connection the server dropped (SQLAlchemy marks
   it `connection_invalidated`, and its pool then discards every connection it holds), a
-  server shutting down, starting up or crashed, or asyncpg's `command_timeout`.
+  server shutting down, starting up or crashed, or asyncpg's `command_timeout`;
+- either: an open circuit (`core.circuit.Unanswered`), the dependency having failed a moment ago.
 """
 
 from collections.abc import Iterator
@@ -17,6 +18,8 @@ import asyncpg
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import DBAPIError
+
+from core.circuit import Unanswered
 
 REDIS = "redis"
 POSTGRES = "postgres"
@@ -59,6 +62,8 @@ def _raised_by_the_database_driver(exc: BaseException) -> bool:
 def lost_dependency(exc: BaseException) -> str | None:
     """`redis` or `postgres` when `exc` means that dependency is not answering, else None."""
     for current in _chain(exc):
+        if isinstance(current, Unanswered):
+            return current.dependency
         if isinstance(current, RedisConnectionError | RedisTimeoutError):
             return REDIS
         if isinstance(current, DBAPIError) and current.connection_invalidated:
@@ -75,6 +80,7 @@ def lost_dependency(exc: BaseException) -> str | None:
 
 
 LOST_DEPENDENCY_ERRORS: tuple[type[BaseException], ...] = (
+    Unanswered,
     RedisConnectionError,
     RedisTimeoutError,
     DBAPIError,

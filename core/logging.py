@@ -1,7 +1,7 @@
-"""Structured (JSON) logs and Sentry, set up once per process.
+"""Structured (JSON) logs, Sentry and traces (`core.tracing`), set up once per process.
 
 Every record is one JSON line on stdout: its time, level, logger, message, the fields passed
-in `extra`, the request id of the request it belongs to (`core.observability.request_id`, set
+in `extra`, the request id of the request it belongs to (`core.tracing.request_id`, set
 on the record when it is made),
 and, for an exception, its traceback as one string (`exc`), never lines of plain text.
 uvicorn's own loggers write through the same handler.
@@ -13,7 +13,7 @@ import sys
 from datetime import UTC, datetime
 
 from core.config import Settings
-from core.observability import request_id
+from core.tracing import request_id, setup_tracing
 
 _RESERVED = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message"}
 UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi")
@@ -73,6 +73,7 @@ def setup_logging(settings: Settings, service: str) -> None:
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
     logging.getLogger("httpx").setLevel(logging.WARNING)
     init_sentry(settings, service)
+    setup_tracing(service, settings.otel_exporter_otlp_endpoint)
 
 
 def init_sentry(settings: Settings, service: str, **options: object) -> bool:

@@ -11,7 +11,8 @@ unexpected errors logged and reported once.
 - one JSON access line (logger `access`): method, route template, status, duration in ms,
   request id; never the query string, a header, a token or an address;
 - the Prometheus metrics `http_requests_total{method, route, status}` and
-  `http_request_duration_seconds{method, route}`, served at `/metrics` (`metrics_router`).
+  `http_request_duration_seconds{method, route}`, served at `/metrics` (`metrics_router`);
+- when tracing is on (`core.tracing`), the request id on the request's span.
 
 Routes are labelled by their template (`/api/v1/loyalty/promocodes/{promocode_id}`), a request
 no route matched by `<unmatched>`, a method HTTP does not define by `OTHER`, so labels never
@@ -23,7 +24,6 @@ import os
 import re
 import secrets
 import time
-from contextvars import ContextVar
 
 import sentry_sdk
 from fastapi import APIRouter, Response
@@ -41,7 +41,9 @@ from starlette.datastructures import MutableHeaders
 from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from core import tracing
 from core.errors import AppError, InternalError, error_body
+from core.tracing import request_id
 
 log = logging.getLogger(__name__)
 access_log = logging.getLogger("access")
@@ -50,8 +52,6 @@ REQUEST_ID_HEADER = "X-Request-ID"
 SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 UNMATCHED = "<unmatched>"
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
-
-request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 REQUESTS = Counter("http_requests_total", "HTTP requests answered", ["method", "route", "status"])
 LATENCY = Histogram(
@@ -112,6 +112,8 @@ class RequestObserver:
                 MutableHeaders(scope=message)[REQUEST_ID_HEADER] = rid
             await send(message)
 
+        if tracing.tracer is not None:
+            tracing.tag_request(rid)
         try:
             await self.app(scope, receive, send_with_id)
         except Exception as exc:

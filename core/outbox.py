@@ -1,7 +1,9 @@
 """Transactional outbox: events are rows written in the same transaction as the change.
 
 Each database that produces events has its own `outbox` table (built by `outbox_table`) and
-the relay (`core.relay`) copies unpublished rows to Redis Streams.
+the relay (`core.relay`) copies unpublished rows to Redis Streams. A row's `context` is what
+the event keeps of its cause (`core.tracing.carried`: the request id, the trace), NULL for an
+event no request caused.
 """
 
 import uuid
@@ -28,6 +30,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core.tracing import carried
+
 NOTIFY_CHANNEL = "outbox"
 
 
@@ -43,6 +47,7 @@ def outbox_table(metadata: MetaData) -> Table:
         Column("payload", JSON().with_variant(JSONB(), "postgresql"), nullable=False),
         Column("occurred_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
         Column("published_at", DateTime(timezone=True), nullable=True),
+        Column("context", JSON().with_variant(JSONB(), "postgresql"), nullable=True),
         Index(
             "ix_outbox_unpublished",
             "id",
@@ -61,6 +66,8 @@ class Event:
     payload: dict[str, Any]
     event_id: uuid.UUID = field(default_factory=uuid.uuid4)
     occurred_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    # Taken where the event is made: the request (or stream entry) being handled then.
+    context: dict[str, str] | None = field(default_factory=carried)
 
 
 def make_event(stream: str, type: str, aggregate_id: object, payload: dict[str, Any]) -> Event:
@@ -108,6 +115,7 @@ class UnitOfWork:
                     "aggregate_id": e.aggregate_id,
                     "payload": e.payload,
                     "occurred_at": e.occurred_at,
+                    "context": e.context,
                 }
                 for e in self._events
             ],

@@ -1,27 +1,42 @@
 """Redis clients that come back by themselves: retries with exponential backoff and jitter.
 
 Two kinds, since a request and a worker can afford different waits:
-- `get_redis` (the HTTP processes, one shared client per URL) fails fast: a refused or lost
-  connection is retried twice within a few tenths of a second (enough to replace a pooled
-  connection a restarted Redis dropped), then raises, and the app answers 503 naming Redis
-  (`core.dependencies`) well within 2 s, even for a request that calls Redis several times.
+- `get_redis` (the HTTP processes, one shared client per URL) fails fast, so that every answer
+  comes within the issue's 2 s even when Redis hangs (accepts connections, answers nothing):
+  - a refused or dropped connection is retried twice within a few tenths of a second (enough
+    to replace a pooled connection a restarted Redis dropped);
+  - a command unanswered for `REQUEST_SOCKET_TIMEOUT_SECONDS` is not retried (a hang would
+    only be waited out again);
+  - either failure opens the client's circuit (`core.circuit`) for a second: the commands
+    after it, of this request and of the others, fail at once instead of each waiting.
+  The app answers 503 naming Redis (`core.dependencies`).
 - `make_redis` (the workers) waits longer per command (stream reads block for
-  `STREAM_BLOCK_MS`) and retries more; the workers' own loops back off beyond that.
+  `STREAM_BLOCK_MS`); the workers' own loops back off beyond the client's brief retries.
+
+Both take the asyncio `Retry` (`redis.asyncio.retry`): the synchronous one they had before
+returned the coroutine without awaiting it, so it never retried anything.
 """
 
 from functools import lru_cache
+from typing import Any
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
+from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import ConnectionError, TimeoutError
-from redis.retry import Retry
+
+from core.circuit import Circuit
+from core.dependencies import REDIS
 
 # Stream reads BLOCK for at most this long, well below the socket timeout, so a blocking
 # read is never mistaken for a dead connection.
 SOCKET_TIMEOUT_SECONDS = 10
-# A request's Redis command (no blocking reads) that takes longer means Redis is in trouble.
-REQUEST_SOCKET_TIMEOUT_SECONDS = 2
+# A request's Redis command (no blocking reads) takes a millisecond or so; one unanswered for
+# this long means Redis is in trouble. Measured on a loaded machine: docs/faults.md.
+REQUEST_SOCKET_TIMEOUT_SECONDS = 1.0
 REQUEST_CONNECT_TIMEOUT_SECONDS = 0.5
+CIRCUIT_OPEN_SECONDS = 1.0
 
 
 def make_redis(url: str) -> Redis:
@@ -32,25 +47,69 @@ def make_redis(url: str) -> Redis:
         socket_timeout=SOCKET_TIMEOUT_SECONDS,
         socket_connect_timeout=3,
         health_check_interval=30,
-        retry=Retry(ExponentialWithJitterBackoff(base=0.05, cap=2.0), retries=5),
-        retry_on_error=[ConnectionError, TimeoutError],
+        # A refused or dropped connection, briefly (a pooled connection a restarted Redis
+        # dropped): longer outages are the loops' to wait out, with one log line each
+        # (`core.outage`). A command that timed out is not sent again.
+        retry=Retry(
+            ExponentialWithJitterBackoff(base=0.05, cap=0.2),
+            retries=2,
+            supported_errors=(ConnectionError,),
+        ),
     )
 
 
-def make_request_redis(url: str) -> Redis:
-    """A client for requests: each command gives up within about a second when Redis is
-    down (at most 3 connection attempts of 0.5 s, 0.1 and 0.2 s of jittered backoff)."""
-    return Redis.from_url(
+def make_request_redis(url: str) -> "RequestRedis":
+    """A client for requests (see the module): gives up within about a second."""
+    client = RequestRedis.from_url(
         url,
         decode_responses=True,
         socket_timeout=REQUEST_SOCKET_TIMEOUT_SECONDS,
         socket_connect_timeout=REQUEST_CONNECT_TIMEOUT_SECONDS,
         health_check_interval=30,
-        retry=Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.2), retries=2),
-        retry_on_error=[ConnectionError, TimeoutError],
+        retry=Retry(
+            ExponentialWithJitterBackoff(base=0.05, cap=0.2),
+            retries=2,
+            supported_errors=(ConnectionError,),
+        ),
     )
+    client.circuit = Circuit(REDIS, CIRCUIT_OPEN_SECONDS)
+    return client
+
+
+class RequestRedis(Redis):
+    """A client whose commands and pipelines fail at once while its circuit is open, and
+    open it when Redis fails them."""
+
+    circuit: Circuit
+
+    async def execute_command(self, *args: Any, **options: Any) -> Any:
+        self.circuit.check()
+        try:
+            return await super().execute_command(*args, **options)
+        except (ConnectionError, TimeoutError):
+            self.circuit.open()
+            raise
+
+    def pipeline(self, transaction: bool = True, shard_hint: str | None = None) -> Pipeline:
+        pipe = RequestPipeline(
+            self.connection_pool, self.response_callbacks, transaction, shard_hint
+        )
+        pipe.circuit = self.circuit
+        return pipe
+
+
+class RequestPipeline(Pipeline):
+    circuit: Circuit
+
+    async def execute(self, raise_on_error: bool = True) -> list[Any]:
+        self.circuit.check()
+        try:
+            return await super().execute(raise_on_error)
+        except (ConnectionError, TimeoutError):
+            self.circuit.open()
+            raise
 
 
 @lru_cache
-def get_redis(url: str) -> Redis:
+def get_redis(url: str) -> RequestRedis:
     return make_request_redis(url)

@@ -56,7 +56,12 @@ class OutboxRelay:
             async with self.redis.pipeline(transaction=False) as pipe:
                 for row in rows:
                     fields = entry_fields(
-                        row.event_id, row.type, row.occurred_at, row.aggregate_id, row.payload
+                        row.event_id,
+                        row.type,
+                        row.occurred_at,
+                        row.aggregate_id,
+                        row.payload,
+                        row.context,
                     )
                     pipe.xadd(row.stream, fields, maxlen=STREAM_MAXLEN, approximate=True)
                 await pipe.execute()

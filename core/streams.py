@@ -3,12 +3,14 @@
 Delivery is at least once: a handler must be idempotent (dedupe on `event_id`). The runner
 acknowledges an entry only after its handler returned, reclaims entries a dead consumer
 held (XAUTOCLAIM), and moves an entry that failed `max_deliveries` times to `<stream>.dlq`
-so the rest keeps flowing.
+so the rest keeps flowing. An entry is handled with the request id (and trace) of the request
+that caused it, so the handler's log lines carry it (`core.tracing`).
 """
 
 import asyncio
 import json
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import KW_ONLY, dataclass
@@ -20,6 +22,7 @@ from redis.exceptions import ResponseError
 
 from core.dependencies import lost_dependency
 from core.outage import Outage
+from core.tracing import CARRIED_FIELDS, continued
 
 log = logging.getLogger(__name__)
 
@@ -57,14 +60,22 @@ def entry_fields(
     occurred_at: datetime,
     aggregate_id: str,
     payload: dict[str, Any],
+    context: dict[str, str] | None = None,
 ) -> dict[str, str]:
-    return {
+    """The entry's fields: the envelope, then what it carries of its cause (`context`: the
+    request id and trace, `core.tracing.CARRIED_FIELDS`) when it has one."""
+    fields = {
         "event_id": str(event_id),
         "type": type,
         "occurred_at": occurred_at.isoformat(),
         "aggregate_id": aggregate_id,
         "payload": json.dumps(payload, separators=(",", ":")),
     }
+    for name in CARRIED_FIELDS:
+        value = (context or {}).get(name)
+        if isinstance(value, str):
+            fields[name] = value
+    return fields
 
 
 Handler = Callable[[Envelope], Awaitable[None]]
@@ -140,6 +151,15 @@ class ConsumerGroupRunner:
         return len(entries)
 
     async def _handle(self, entry_id: str, fields: dict[str, str]) -> None:
+        """Handles one entry as part of the request that caused it (`core.tracing.continued`:
+        every line logged meanwhile carries its request id), then logs it handled."""
+        with continued(fields, f"{self.group} {fields.get('type', '?')}"):
+            if await self._handled(entry_id, fields):
+                await self.redis.xack(self.stream, self.group, entry_id)
+
+    async def _handled(self, entry_id: str, fields: dict[str, str]) -> bool:
+        """True when the handler returned; a failure counts toward the dead letters."""
+        started = time.perf_counter()
         try:
             envelope = Envelope.from_entry(self.stream, entry_id, fields)
             await self.handler(envelope)
@@ -159,8 +179,20 @@ class ConsumerGroupRunner:
             )
             if deliveries >= self.max_deliveries or not _is_well_formed(fields):
                 await self._dead_letter(entry_id, fields, exc)
-            return
-        await self.redis.xack(self.stream, self.group, entry_id)
+            return False
+        # The consumer's access line.
+        log.info(
+            "handled %s",
+            envelope.type,
+            extra={
+                "stream": self.stream,
+                "group": self.group,
+                "entry_id": entry_id,
+                "event_id": envelope.event_id,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+            },
+        )
+        return True
 
     async def _deliveries(self, entry_id: str) -> int:
         pending = await self.redis.xpending_range(

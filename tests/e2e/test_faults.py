@@ -5,6 +5,7 @@ throwaway Redis (one per test), so stopping them touches nobody else's data.
 """
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import asyncpg
 import httpx
+import psutil
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -56,9 +58,8 @@ migrate("auth")
 migrate("loyalty")
 """
 
-# A 503 comes in about a second (core/redis.py gives up after 3 short attempts); the bound leaves
-# room for a busy machine and still refuses the long waits before the fix (10 s and more).
-PROMPT = 5.0
+# The issue's bound on every answer during an outage, a refused or a hanging dependency alike.
+PROMPT = 2.0
 
 
 @pytest.fixture(scope="module")
@@ -185,6 +186,16 @@ class Faulty:
             await redis.aclose()
         return row["uses"], int(counted) if counted is not None else None
 
+    def redis_processes(self) -> list[psutil.Process]:
+        assert self.redis_server.proc is not None
+        return [psutil.Process(self.redis_server.proc.pid)]
+
+    def postgres_processes(self) -> list[psutil.Process]:
+        """The postmaster and every backend: the whole server."""
+        postmaster = int((self.postgres.data / "postmaster.pid").read_text().split()[0])
+        server = psutil.Process(postmaster)
+        return [server, *server.children(recursive=True)]
+
     def kill_workers(self) -> None:
         """SIGKILL: no handler runs, nothing is acknowledged or committed on the way out."""
         proc = self.platform.procs.pop(WORKERS)
@@ -216,11 +227,32 @@ async def faulty(postgres):
         print(f"fault platform logs kept in {platform.log_dir}")
 
 
+hung: list[psutil.Process] = []
+
+
+def hang(processes: list[psutil.Process]) -> None:
+    """SIGSTOP: the server keeps its sockets (connections are accepted by the kernel) but
+    answers nothing, as a server stuck on a disk or swapped out does."""
+    for process in processes:
+        process.suspend()
+        hung.append(process)
+
+
+def resume() -> None:
+    for process in hung:
+        process.resume()
+    hung.clear()
+
+
 @pytest.fixture(autouse=True)
 async def _whole_again(faulty):
     """After each test, whatever it stopped runs again (also when it failed half-way), and
     caught_up's pooled engines, which a restarted Postgres left dead connections, are new."""
     yield
+    for process in hung:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.resume()
+    hung.clear()
     if faulty.redis_server.proc is None:
         faulty.redis_server.start()
     if not (faulty.postgres.data / "postmaster.pid").exists():
@@ -259,6 +291,11 @@ async def call(client: httpx.AsyncClient, method: str, url: str, **kwargs) -> An
     return Answer(response.status_code, body, time.monotonic() - started)
 
 
+def slowest(answers: list[Answer]) -> str:
+    """The three slowest answers, for the figures the test prints (run with -s)."""
+    return ", ".join(f"{a.seconds:.3f}s" for a in sorted(answers, key=lambda a: -a.seconds)[:3])
+
+
 def unavailable(answer: Answer, dependency: str) -> bool:
     return (
         answer.status == 503
@@ -269,11 +306,19 @@ def unavailable(answer: Answer, dependency: str) -> bool:
 
 
 class Buyer:
-    """Keeps using a code, one request after another, and remembers every answer."""
+    """Keeps using a code (or, as a `reader`, listing the user's purchases), one request after
+    another, and remembers every answer."""
 
-    def __init__(self, faulty: Faulty, user_id: uuid.UUID, code: str, tariff_id: int) -> None:
-        self.url = f"{faulty.command}{API}/use_promocode"
-        self.body = {"promocode": code, "tariff_id": tariff_id}
+    def __init__(
+        self, faulty: Faulty, user_id: uuid.UUID, code: str, tariff_id: int, reader: bool = False
+    ) -> None:
+        self.method = "GET" if reader else "POST"
+        self.url = (
+            f"{faulty.query}{API}/purchases" if reader else f"{faulty.command}{API}/use_promocode"
+        )
+        self.body = None if reader else {"promocode": code, "tariff_id": tariff_id}
+        self.ok = 200 if reader else 201
+        self.user_id = user_id
         self.headers = bearer(user_id)
         self.answers: list[Answer] = []
         self._stop = asyncio.Event()
@@ -292,11 +337,15 @@ class Buyer:
     async def _run(self) -> None:
         async with httpx.AsyncClient(timeout=10) as client:
             while not self._stop.is_set():
-                answer = await call(client, "POST", self.url, json=self.body, headers=self.headers)
+                answer = await call(
+                    client, self.method, self.url, json=self.body, headers=self.headers
+                )
                 self.answers.append(answer)
                 await asyncio.sleep(0.02)  # a buyer, not a load test
 
-    def since(self, index: int, status: int | None = 201) -> int:
+    def since(self, index: int, status: int | None = None) -> int:
+        """How many answers since `index` had this status (by default, success)."""
+        status = status or self.ok
         return sum(1 for a in self.answers[index:] if a.status == status)
 
     def purchase_ids(self) -> set[str]:
@@ -323,6 +372,7 @@ async def test_redis_stopped_and_restarted_empty_while_a_buyer_buys(faulty):
 
     wrong = [a for a in answers if not (a.status == 201 or unavailable(a, "redis"))]
     assert wrong == []
+    print(f"redis killed: {Counter(a.status for a in answers)}, slowest {slowest(answers)}")
     slow = [a for a in answers if a.seconds >= PROMPT]
     assert slow == []
     assert buyer.since(down, 503) >= 5
@@ -370,6 +420,7 @@ async def test_postgres_restarted_costs_503s_and_the_services_heal_without_a_res
         returned = time.monotonic()
 
         assert [a for a in during if not unavailable(a, "postgres")] == []
+        print(f"postgres stopped: slowest of {len(during)} {slowest(during)}")
         assert [a for a in during if a.seconds >= PROMPT] == []
         assert health.status == 503 and health.body["failing"] == ["postgres"]
 
@@ -391,6 +442,55 @@ async def test_postgres_restarted_costs_503s_and_the_services_heal_without_a_res
         return found is not None and expected <= set(found)
 
     await eventually(projected, timeout=15, message="the workers projecting again")
+
+
+async def hung_while_buying(faulty: Faulty, dependency: str) -> tuple[Buyer, Buyer, int]:
+    """A buyer (command_api) and a reader (query_api) go on while `dependency` hangs, until
+    each has had 3 answers during the hang, then until each has 3 successes after it."""
+    tariff_id, code = await faulty.tariff_and_code()
+    [user] = await faulty.users(1)
+    await faulty.read_model_built()
+    callers = [Buyer(faulty, user, code["code"], tariff_id, reader=r) for r in (False, True)]
+    for caller in callers:
+        caller.start()
+    try:
+        for caller in callers:
+            await eventually(lambda c=caller: c.since(0) >= 3, timeout=10, message="before")
+        hang(faulty.redis_processes() if dependency == "redis" else faulty.postgres_processes())
+        down = [len(c.answers) for c in callers]
+        for caller, index in zip(callers, down, strict=True):
+            await eventually(
+                lambda c=caller, i=index: len(c.answers) - i >= 3, timeout=15, message="answers"
+            )
+        resume()
+        back = [len(c.answers) for c in callers]
+        for caller, index in zip(callers, back, strict=True):
+            await eventually(lambda c=caller, i=index: c.since(i) >= 3, timeout=15, message="after")
+    finally:
+        for caller in callers:
+            await caller.stop()
+    buyer, reader = callers
+    return buyer, reader, down[0]
+
+
+@pytest.mark.parametrize("dependency", ["redis", "postgres"])
+async def test_a_hanging_dependency_costs_prompt_503s_naming_it_and_heals(faulty, dependency):
+    """SIGSTOP, not a kill: connections are accepted and nothing is answered. Every answer
+    still comes within the issue's 2 s: a success or 503 naming the dependency (a read may
+    be served by the other one)."""
+    buyer, reader, down = await hung_while_buying(faulty, dependency)
+    for name, caller in (("use", buyer), ("read", reader)):
+        statuses = Counter(a.status for a in caller.answers)
+        print(f"{dependency} hung, {name}: {statuses}, slowest {slowest(caller.answers)}")
+    for caller in (buyer, reader):
+        wrong = [
+            a for a in caller.answers if not (a.status == caller.ok or unavailable(a, dependency))
+        ]
+        assert wrong == []
+        slow = [a for a in caller.answers if a.seconds >= PROMPT]
+        assert slow == []
+    assert buyer.since(down, 503) >= 1
+    assert buyer.purchase_ids() <= set(await faulty.postgres_purchases([buyer.user_id]))
 
 
 async def test_the_projector_killed_mid_stream_loses_and_doubles_nothing(faulty):
