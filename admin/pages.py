@@ -82,29 +82,18 @@ async def do_change(
     return RedirectResponse(back_to(request, form, default), status_code=303)
 
 
-async def user_search(request: Request, query: str, status: str = "") -> list[dict[str, Any]]:
-    """Users matching `query`: a part of an email (asked of auth) or of an id. Each row carries
-    its email (from auth, at request time)."""
-    query = query.strip()
-    status_only = status or None
+async def pipeline_health() -> dict[str, Any]:
+    """The outbox backlog and each stream's figures (the dashboard and the pipeline page)."""
     async with repo.connection() as conn:
-        if not query:
-            rows = await repo.find_users(conn, status=status_only)
-        else:
-            rows = []
-            if "@" not in query and _looks_like_id(query):
-                rows = await repo.find_users(conn, id_part=query, status=status_only)
-            accounts = await people.search_by_email(request, query) or []
-            if accounts:
-                ids = [a.id for a in accounts]
-                rows += await repo.find_users(conn, ids=ids, status=status_only)
-    rows = list({r["id"]: r for r in rows}.values())
-    emails = await people.emails(request, [r["id"] for r in rows])
-    return [{**r, "email": emails.get(r["id"], "")} for r in rows]
+        backlog = await repo.outbox_backlog(conn)
+    return {"backlog": backlog, "streams": await repo.streams(get_redis(get_settings().redis_url))}
 
 
-def _looks_like_id(text: str) -> bool:
-    return all(ch in "0123456789abcdefABCDEF-" for ch in text)
+async def render(
+    templates: Jinja2Templates, request: Request, template: str, **context: Any
+) -> Response:
+    context.setdefault("reason_words", reason_words)
+    return await templates.TemplateResponse(request, template, context)
 
 
 async def dashboard(templates: Jinja2Templates, request: Request) -> Response:
@@ -112,30 +101,28 @@ async def dashboard(templates: Jinja2Templates, request: Request) -> Response:
     pipeline's health."""
     async with repo.connection() as conn:
         today = await repo.today(conn)
-        backlog = await repo.outbox_backlog(conn)
-    streams = await repo.streams(get_redis(get_settings().redis_url))
-    return await templates.TemplateResponse(
-        request,
-        "dashboard.html",
-        {
-            "title": "Dashboard",
-            "today": today,
-            "backlog": backlog,
-            "streams": streams,
-            "reason_words": reason_words,
-        },
+    health = await pipeline_health()
+    return await render(
+        templates, request, "dashboard.html", title="Dashboard", today=today, **health
     )
 
 
-class PageView(BaseView):
-    """A page reached from links, not from the menu."""
+class ConsolePage(BaseView):
+    """A console page: GET shows it, a POST runs one change and comes back (`do_change`)."""
 
-    def is_visible(self, request: Request) -> bool:
-        return False
+    async def serve(
+        self,
+        request: Request,
+        here: str,
+        show: Callable[[], Awaitable[Response]],
+        change: Callable[[FormData], Awaitable[str]],
+    ) -> Response:
+        if request.method == "POST":
+            return await do_change(request, change, here)
+        return await show()
 
     async def page(self, request: Request, template: str, **context: Any) -> Response:
-        context.setdefault("reason_words", reason_words)
-        return await self.templates.TemplateResponse(request, template, context)
+        return await render(self.templates, request, template, **context)
 
     async def not_found(self, request: Request, what: str) -> Response:
         return await self.templates.TemplateResponse(
@@ -143,7 +130,14 @@ class PageView(BaseView):
         )
 
 
-class UsersView(BaseView):
+class PageView(ConsolePage):
+    """A page reached from links, not from the menu."""
+
+    def is_visible(self, request: Request) -> bool:
+        return False
+
+
+class UsersView(ConsolePage):
     name = "Users"
     icon = "fa-solid fa-user"
 
@@ -152,28 +146,29 @@ class UsersView(BaseView):
         """Find users by id or email; assign a code to the ticked ones, add them to a group,
         or go on to apply a code for them."""
         here = str(request.url_for("admin:view-users"))
-        if request.method == "POST":
-            return await do_change(request, lambda form: self.change(request, form), here)
+        return await self.serve(
+            request, here, lambda: self.show(request), lambda form: self.change(request, form)
+        )
+
+    async def show(self, request: Request) -> Response:
         query = request.query_params.get("q", "")
         status = request.query_params.get("status", "")
         async with repo.connection() as conn:
             codes = await repo.code_choices(conn)
             groups = await repo.group_choices(conn)
             tariffs = await repo.tariff_choices(conn)
-        return await self.templates.TemplateResponse(
+        return await self.page(
             request,
             "users.html",
-            {
-                "title": "Users",
-                "query": query,
-                "status": status,
-                "statuses": [s.value for s in UserStatus],
-                "users": await user_search(request, query, status),
-                "codes": codes,
-                "groups": groups,
-                "tariffs": tariffs,
-                "back": str(request.url),
-            },
+            title="Users",
+            query=query,
+            status=status,
+            statuses=[s.value for s in UserStatus],
+            users=await people.user_search(request, query, status),
+            codes=codes,
+            groups=groups,
+            tariffs=tariffs,
+            back=str(request.url),
         )
 
     async def change(self, request: Request, form: FormData) -> str:
@@ -237,10 +232,14 @@ class CodePage(PageView):
         day; assign it to users and groups, or remove an assignment."""
         promocode_id = request.path_params["promocode_id"]
         here = str(request.url_for("admin:view-code-page", promocode_id=promocode_id))
-        if request.method == "POST":
-            return await do_change(
-                request, lambda form: self.change(request, promocode_id, form), here
-            )
+        return await self.serve(
+            request,
+            here,
+            lambda: self.show(request, promocode_id, here),
+            lambda form: self.change(request, promocode_id, form),
+        )
+
+    async def show(self, request: Request, promocode_id: int, here: str) -> Response:
         query = request.query_params.get("q", "")
         async with repo.connection() as conn:
             code = await repo.code(conn, promocode_id)
@@ -270,7 +269,7 @@ class CodePage(PageView):
             day_max=max([1, *(max(d.uses, d.failures) for d in days)]),
             emails=await people.emails(request, assigned_users),
             query=query,
-            found=await user_search(request, query) if query else [],
+            found=await people.user_search(request, query) if query else [],
             back=here,
             **context,
         )
@@ -308,8 +307,14 @@ class GroupPage(PageView):
         """A group's members (remove with a tick, add from a user search)."""
         group_id = request.path_params["group_id"]
         here = str(request.url_for("admin:view-group-page", group_id=group_id))
-        if request.method == "POST":
-            return await do_change(request, lambda form: self.change(request, group_id, form), here)
+        return await self.serve(
+            request,
+            here,
+            lambda: self.show(request, group_id, here),
+            lambda form: self.change(request, group_id, form),
+        )
+
+    async def show(self, request: Request, group_id: int, here: str) -> Response:
         query = request.query_params.get("q", "")
         async with repo.connection() as conn:
             group = await repo.group(conn, group_id)
@@ -326,7 +331,7 @@ class GroupPage(PageView):
             count=count,
             emails=await people.emails(request, [m["user_id"] for m in members]),
             query=query,
-            found=await user_search(request, query) if query else [],
+            found=await people.user_search(request, query) if query else [],
             back=here,
         )
 
@@ -343,7 +348,7 @@ class GroupPage(PageView):
         return f"{len(out.user_ids)} member(s) added ({len(ids)} ticked)"
 
 
-class PipelineView(BaseView):
+class PipelineView(ConsolePage):
     name = "Event pipeline"
     icon = "fa-solid fa-diagram-project"
 
@@ -352,27 +357,62 @@ class PipelineView(BaseView):
         """Outbox backlog, stream lengths, consumer groups (lag, pending), dead letters; a
         dead letter can be put back on its stream."""
         redis = get_redis(get_settings().redis_url)
-        here = str(request.url_for("admin:view-pipeline"))
-        if request.method == "POST":
 
-            async def replay(form: FormData) -> str:
-                stream, entry_id = str(form.get("stream")), str(form.get("entry_id"))
-                new_id = await pipeline.replay_dead_letter(redis, stream, entry_id)
-                return f"Dead letter {entry_id} put back on {stream} as {new_id}"
+        async def show() -> Response:
+            letters = await repo.dead_letters(redis)
+            health = await pipeline_health()
+            return await self.page(
+                request, "pipeline.html", title="Event pipeline", dead_letters=letters, **health
+            )
 
-            return await do_change(request, replay, here)
+        async def replay(form: FormData) -> str:
+            stream, entry_id = str(form.get("stream")), str(form.get("entry_id"))
+            new_id = await pipeline.replay_dead_letter(redis, stream, entry_id)
+            return f"Dead letter {entry_id} put back on {stream} as {new_id}"
+
+        return await self.serve(request, str(request.url_for("admin:view-pipeline")), show, replay)
+
+
+class BatchPage(PageView):
+    name = "Generated batch"
+
+    @expose("/batches/{batch_id}", methods=["GET"], identity="batch-page")
+    async def batch_page(self, request: Request) -> Response:
+        """A generated batch: its terms, how many of its codes were used, its codes a page at
+        a time (most used first) and its CSV."""
+        try:
+            batch_id = uuid.UUID(request.path_params["batch_id"])
+        except ValueError:
+            return await self.not_found(request, "batch")
+        page = max(1, int_or(request.query_params.get("page"), 1))
         async with repo.connection() as conn:
-            backlog = await repo.outbox_backlog(conn)
-        return await self.templates.TemplateResponse(
+            batch = await repo.batch(conn, batch_id)
+            if batch is None:
+                return await self.not_found(request, "batch")
+            usage = await repo.batch_usage(conn, batch_id)
+            codes = await repo.batch_codes(
+                conn, batch_id, offset=(page - 1) * BATCH_PAGE, limit=BATCH_PAGE
+            )
+            names = await repo.tariff_names(conn)
+        first = codes[0] if codes else None
+        return await self.page(
             request,
-            "pipeline.html",
-            {
-                "title": "Event pipeline",
-                "backlog": backlog,
-                "streams": await repo.streams(redis),
-                "dead_letters": await repo.dead_letters(redis),
-            },
+            "batch.html",
+            title=f"Generated batch of {usage.codes} codes",
+            batch=batch,
+            usage=usage,
+            codes=codes,
+            terms=formatting.terms(_Obj(first), names, batch=True) if first else [],
+            page=page,
+            pages=max(1, -(-usage.codes // BATCH_PAGE)),
         )
+
+
+BATCH_PAGE = 50
+
+
+def int_or(raw: str | None, default: int) -> int:
+    return int(raw) if raw and raw.isdigit() else default
 
 
 class _Obj:
@@ -382,4 +422,4 @@ class _Obj:
         self.__dict__.update(row)
 
 
-BASE_VIEWS = [UsersView, PipelineView, UserPage, CodePage, GroupPage]
+BASE_VIEWS = [UsersView, PipelineView, UserPage, CodePage, GroupPage, BatchPage]

@@ -18,7 +18,7 @@ from core.config import get_settings
 from core.streams import AUTH_USERS, LOYALTY_EVENTS
 from loyalty.audience.repository import codes_assigned_to
 from loyalty.domain.enums import PurchaseStatus
-from loyalty.models import GroupMember, Tariff, UserGroup, outbox
+from loyalty.models import GroupMember, PromocodeBatch, Tariff, UserGroup, outbox
 from loyalty.read.postgres import (
     AttemptFilter,
     assignments_t,
@@ -35,6 +35,7 @@ from loyalty.read.postgres import (
 groups_t = UserGroup.__table__
 members_t = GroupMember.__table__
 tariffs_t = Tariff.__table__
+batches_t = PromocodeBatch.__table__
 
 STREAMS = (LOYALTY_EVENTS, AUTH_USERS)
 TAKEN = (PurchaseStatus.pending, PurchaseStatus.paid)  # a purchase holding a use of its code
@@ -259,6 +260,52 @@ async def per_day(
     ):
         result[r.d].failures = r.n
     return list(result.values())
+
+
+# -- generated batches -------------------------------------------------------------------
+
+
+async def batch(conn: AsyncConnection, batch_id: uuid.UUID) -> Row | None:
+    row = (await conn.execute(select(batches_t).where(batches_t.c.id == batch_id))).first()
+    return dict(row._mapping) if row else None
+
+
+@dataclass
+class BatchUsage:
+    codes: int
+    used: int  # codes used at least once
+    uses: int  # uses of all its codes together
+
+    @property
+    def unused(self) -> int:
+        return self.codes - self.used
+
+
+async def batch_usage(conn: AsyncConnection, batch_id: uuid.UUID) -> BatchUsage:
+    row = (
+        await conn.execute(
+            select(
+                func.count(),
+                func.count().filter(codes_t.c.uses > 0),
+                func.coalesce(func.sum(codes_t.c.uses), 0),
+            ).where(codes_t.c.batch_id == batch_id)
+        )
+    ).one()
+    return BatchUsage(*row)
+
+
+async def batch_codes(
+    conn: AsyncConnection, batch_id: uuid.UUID, *, offset: int, limit: int
+) -> list[Row]:
+    """A page of a batch's codes, the most used first."""
+    rows = await conn.execute(
+        select(codes_t)
+        .where(codes_t.c.batch_id == batch_id)
+        .order_by(codes_t.c.uses.desc(), codes_t.c.id)
+        .offset(offset)
+        .limit(limit)
+    )
+    return _rows(rows)
 
 
 # -- dashboard ----------------------------------------------------------------------------
