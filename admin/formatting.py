@@ -46,6 +46,15 @@ def moment(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M UTC")
 
 
+def stream_moment(entry_id: str | None) -> str:
+    """When a Redis stream entry was added (its id starts with the milliseconds since the
+    epoch): '1796420180663-0' → '2026-12-04 21:36 UTC'."""
+    millis = str(entry_id or "").partition("-")[0]
+    if not millis.isdigit():
+        return ""
+    return moment(datetime.fromtimestamp(int(millis) / 1000, UTC))
+
+
 def discount_words(discount_type: str, value: int) -> str:
     match discount_type:
         case DiscountType.percent:
@@ -115,4 +124,5 @@ def terms(code: Any, tariff_names: dict[int, str] | None = None, batch: bool = F
 def install(env: Environment) -> None:
     env.filters["roubles"] = roubles
     env.filters["moment"] = moment
+    env.filters["stream_moment"] = stream_moment
     env.globals["discount_words"] = discount_words

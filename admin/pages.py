@@ -208,6 +208,7 @@ class UserPage(PageView):
                 "codes": await repo.codes_of(conn, user_id),
                 "purchases": await repo.purchases(conn, user_id=user_id),
                 "attempts": await repo.attempts(conn, AttemptFilter(user_id=user_id)),
+                "tariff_names": await repo.tariff_names(conn),
                 "code_choices": await repo.code_choices(conn),
                 "group_choices": await repo.group_choices(conn),
             }

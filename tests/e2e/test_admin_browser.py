@@ -137,6 +137,7 @@ async def test_an_operator_runs_a_promotion_in_a_real_browser(platform, page, sh
     await page.fill("#value", "25")
     await page.get_by_role("button", name="Save", exact=True).click()
     await page.wait_for_url(re.compile(r"/admin/promocode/list"))
+    await shot("admin-codes")
     await page.get_by_role("link", name=code_text).click()
     await page.wait_for_url(re.compile(r"/admin/codes/\d+"))
     code_url = page.url
@@ -220,7 +221,7 @@ async def test_an_operator_runs_a_promotion_in_a_real_browser(platform, page, sh
         },
     )
     await page.goto(f"{admin}/admin/pipeline")
-    row = page.locator("#dead-letters tr", has_text=entry_id)
+    row = page.locator("#dead-letters tr", has_text=event_id)
     assert "KeyError" in await row.inner_text()
     await shot("admin-pipeline")
     await row.get_by_role("button", name="Replay").click()

@@ -2,8 +2,8 @@
 read the page's CSRF token, post forms with it."""
 
 import re
-from html import unescape
 import uuid
+from html import unescape
 from urllib.parse import urlencode
 
 import httpx
