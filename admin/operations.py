@@ -17,7 +17,7 @@ from starlette.responses import Response, StreamingResponse
 
 from admin import formatting, people
 from admin import repository as repo
-from admin.problems import WHOLE_FORM, FormProblems, in_field
+from admin.problems import FormProblems, in_field
 from admin.views import actor, validated
 from core.config import get_settings
 from core.errors import AppError
@@ -85,12 +85,8 @@ class OperationsView(BaseView):
             if form.get("op") == "generate":
                 return await self._page(request, batch=await self.generate(request, form))
             return await self.apply(request, form)
-        except AppError as exc:
-            problems = FormProblems.from_error(exc)
-        except FormProblems as exc:
-            problems = exc
-        except ValueError as exc:
-            problems = FormProblems.of(WHOLE_FORM, str(exc))
+        except (AppError, ValueError) as exc:
+            problems = FormProblems.caught(exc)
         return await self._page(request, error=str(problems), problems=problems.problems, form=kept)
 
     async def generate(self, request: Request, form: FormData) -> BatchOut:

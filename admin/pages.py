@@ -26,7 +26,7 @@ from core.errors import ERROR_CODES, AppError
 from core.redis import get_redis
 from loyalty import handlers
 from loyalty.domain.enums import UserStatus
-from loyalty.read.postgres import AttemptFilter
+from loyalty.read.postgres import AttemptFilter, attempts
 from loyalty.schemas import AssignmentRequest, MembersRequest
 
 # Where the buyer is told less than the operator may know (API.md: a code assigned to others
@@ -107,19 +107,30 @@ async def dashboard(templates: Jinja2Templates, request: Request) -> Response:
     )
 
 
-class ConsolePage(BaseView):
-    """A console page: GET shows it, a POST runs one change and comes back (`do_change`)."""
+def console_route(path: str, identity: str) -> Callable:
+    """The route of a ConsolePage at `path`: GET shows it (`show`), a POST runs one change
+    (`change`) and comes back to it with the outcome (`do_change`)."""
 
-    async def serve(
-        self,
-        request: Request,
-        here: str,
-        show: Callable[[], Awaitable[Response]],
-        change: Callable[[FormData], Awaitable[str]],
-    ) -> Response:
+    @expose(path, methods=["GET", "POST"], identity=identity)
+    async def serve(self: "ConsolePage", request: Request) -> Response:
+        params = request.path_params
+        here = str(request.url_for(f"admin:view-{identity}", **params))
         if request.method == "POST":
-            return await do_change(request, change, here)
-        return await show()
+            return await do_change(request, lambda form: self.change(request, form, **params), here)
+        return await self.show(request, here, **params)
+
+    return serve
+
+
+class ConsolePage(BaseView):
+    """A page whose route is `console_route`'s: `show` answers GET, `change` a POST (the
+    page's path parameters given to both)."""
+
+    async def show(self, request: Request, here: str, **path: Any) -> Response:
+        raise NotImplementedError
+
+    async def change(self, request: Request, form: FormData, **path: Any) -> str:
+        raise NotImplementedError
 
     async def page(self, request: Request, template: str, **context: Any) -> Response:
         return await render(self.templates, request, template, **context)
@@ -141,16 +152,11 @@ class UsersView(ConsolePage):
     name = "Users"
     icon = "fa-solid fa-user"
 
-    @expose("/users", methods=["GET", "POST"], identity="users")
-    async def users(self, request: Request) -> Response:
+    users = console_route("/users", "users")
+
+    async def show(self, request: Request, here: str) -> Response:
         """Find users by id or email; assign a code to the ticked ones, add them to a group,
         or go on to apply a code for them."""
-        here = str(request.url_for("admin:view-users"))
-        return await self.serve(
-            request, here, lambda: self.show(request), lambda form: self.change(request, form)
-        )
-
-    async def show(self, request: Request) -> Response:
         query = request.query_params.get("q", "")
         status = request.query_params.get("status", "")
         async with repo.connection() as conn:
@@ -207,7 +213,7 @@ class UserPage(PageView):
                 "groups": await repo.groups_of(conn, user_id),
                 "codes": await repo.codes_of(conn, user_id),
                 "purchases": await repo.purchases(conn, user_id=user_id),
-                "attempts": await repo.attempts(conn, AttemptFilter(user_id=user_id)),
+                "attempts": await attempts(conn, AttemptFilter(user_id=user_id)),
                 "tariff_names": await repo.tariff_names(conn),
                 "code_choices": await repo.code_choices(conn),
                 "group_choices": await repo.group_choices(conn),
@@ -227,20 +233,11 @@ class UserPage(PageView):
 class CodePage(PageView):
     name = "Promo code"
 
-    @expose("/codes/{promocode_id:int}", methods=["GET", "POST"], identity="code-page")
-    async def code_page(self, request: Request) -> Response:
+    code_page = console_route("/codes/{promocode_id:int}", "code-page")
+
+    async def show(self, request: Request, here: str, promocode_id: int) -> Response:
         """A code's terms in words, uses, purchases, assignments, failures by reason and per
         day; assign it to users and groups, or remove an assignment."""
-        promocode_id = request.path_params["promocode_id"]
-        here = str(request.url_for("admin:view-code-page", promocode_id=promocode_id))
-        return await self.serve(
-            request,
-            here,
-            lambda: self.show(request, promocode_id, here),
-            lambda form: self.change(request, promocode_id, form),
-        )
-
-    async def show(self, request: Request, promocode_id: int, here: str) -> Response:
         query = request.query_params.get("q", "")
         async with repo.connection() as conn:
             code = await repo.code(conn, promocode_id)
@@ -275,7 +272,7 @@ class CodePage(PageView):
             **context,
         )
 
-    async def change(self, request: Request, promocode_id: int, form: FormData) -> str:
+    async def change(self, request: Request, form: FormData, promocode_id: int) -> str:
         actor_id = current_operator(request).user_id
         op = form.get("op")
         if op == "unassign":
@@ -303,19 +300,10 @@ class CodePage(PageView):
 class GroupPage(PageView):
     name = "Group"
 
-    @expose("/groups/{group_id:int}", methods=["GET", "POST"], identity="group-page")
-    async def group_page(self, request: Request) -> Response:
-        """A group's members (remove with a tick, add from a user search)."""
-        group_id = request.path_params["group_id"]
-        here = str(request.url_for("admin:view-group-page", group_id=group_id))
-        return await self.serve(
-            request,
-            here,
-            lambda: self.show(request, group_id, here),
-            lambda form: self.change(request, group_id, form),
-        )
+    group_page = console_route("/groups/{group_id:int}", "group-page")
 
-    async def show(self, request: Request, group_id: int, here: str) -> Response:
+    async def show(self, request: Request, here: str, group_id: int) -> Response:
+        """A group's members (remove with a tick, add from a user search)."""
         query = request.query_params.get("q", "")
         async with repo.connection() as conn:
             group = await repo.group(conn, group_id)
@@ -336,7 +324,7 @@ class GroupPage(PageView):
             back=here,
         )
 
-    async def change(self, request: Request, group_id: int, form: FormData) -> str:
+    async def change(self, request: Request, form: FormData, group_id: int) -> str:
         ids = user_ids_of(form)
         if not ids:
             raise ValueError("tick at least one user")
@@ -353,25 +341,26 @@ class PipelineView(ConsolePage):
     name = "Event pipeline"
     icon = "fa-solid fa-diagram-project"
 
-    @expose("/pipeline", methods=["GET", "POST"], identity="pipeline")
-    async def pipeline_page(self, request: Request) -> Response:
+    pipeline_page = console_route("/pipeline", "pipeline")
+
+    async def show(self, request: Request, here: str) -> Response:
         """Outbox backlog, stream lengths, consumer groups (lag, pending), dead letters; a
-        dead letter can be put back on its stream."""
+        dead letter can be put back on its stream (`change`)."""
+        letters = await repo.dead_letters(get_redis(get_settings().redis_url))
+        return await self.page(
+            request,
+            "pipeline.html",
+            title="Event pipeline",
+            dead_letters=letters,
+            **await pipeline_health(),
+        )
+
+    async def change(self, request: Request, form: FormData) -> str:
+        """Replays a dead letter."""
+        stream, entry_id = str(form.get("stream")), str(form.get("entry_id"))
         redis = get_redis(get_settings().redis_url)
-
-        async def show() -> Response:
-            letters = await repo.dead_letters(redis)
-            health = await pipeline_health()
-            return await self.page(
-                request, "pipeline.html", title="Event pipeline", dead_letters=letters, **health
-            )
-
-        async def replay(form: FormData) -> str:
-            stream, entry_id = str(form.get("stream")), str(form.get("entry_id"))
-            new_id = await pipeline.replay_dead_letter(redis, stream, entry_id)
-            return f"Dead letter {entry_id} put back on {stream} as {new_id}"
-
-        return await self.serve(request, str(request.url_for("admin:view-pipeline")), show, replay)
+        new_id = await pipeline.replay_dead_letter(redis, stream, entry_id)
+        return f"Dead letter {entry_id} put back on {stream} as {new_id}"
 
 
 class BatchPage(PageView):

@@ -54,6 +54,16 @@ class FormProblems(ValueError):
     def from_error(cls, error: AppError) -> "FormProblems":
         return cls.of(ERROR_FIELDS.get(error.code, WHOLE_FORM), error.message)
 
+    @classmethod
+    def caught(cls, error: AppError | ValueError) -> "FormProblems":
+        """What a form's handler raised, as problems: a domain error under its field, a
+        plain ValueError for the whole form."""
+        if isinstance(error, FormProblems):
+            return error
+        if isinstance(error, AppError):
+            return cls.from_error(error)
+        return cls.of(WHOLE_FORM, str(error))
+
 
 @contextmanager
 def in_field(field: str) -> Iterator[None]:

@@ -32,7 +32,7 @@ from admin import formatting, people
 from admin.auth import current_operator
 from admin.filters import BatchFilter, SinceFilter, ValidityFilter
 from admin.notices import notify
-from admin.problems import WHOLE_FORM, FormProblems, in_field, remember
+from admin.problems import FormProblems, in_field, remember
 from admin.warnings import never_discounts
 from core.errors import AppError
 from loyalty import handlers
@@ -169,11 +169,21 @@ class ConsoleView(ModelView):
         return await self._run_query(stmt.limit(limit or None))
 
 
-class ReadOnlyView(ConsoleView):
+class RecordView(ConsoleView):
+    """A record of what happened (purchases, failed attempts, generated batches): read-only
+    and exportable, when it happened first and newest first, filtered by day ("When")."""
+
     can_create = False
     can_edit = False
     can_delete = False
     can_export = True
+    column_default_sort = ("created_at", True)
+
+    def get_list_columns(self) -> list[str]:
+        return ["created_at", *(c for c in super().get_list_columns() if c != "created_at")]
+
+    def get_filters(self) -> list[Any]:
+        return [*super().get_filters(), SinceFilter(self.model.created_at)]
 
 
 def form_errors(func: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
@@ -184,12 +194,8 @@ def form_errors(func: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[
     async def wrapper(self: ModelView, request: Request, *args: Any) -> Any:
         try:
             return await func(self, request, *args)
-        except AppError as exc:
-            problems = FormProblems.from_error(exc)
-        except FormProblems as exc:
-            problems = exc
-        except ValueError as exc:
-            problems = FormProblems.of(WHOLE_FORM, str(exc))
+        except (AppError, ValueError) as exc:
+            problems = FormProblems.caught(exc)
         remember(request, problems)
         raise problems
 
@@ -201,7 +207,6 @@ def form_errors(func: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[
 
 class TariffAdmin(ConsoleView, model=Tariff):
     name = "Tariff"
-    name_plural = "Tariffs"
     icon = "fa-solid fa-tags"
     column_list = [Tariff.id, Tariff.name, Tariff.price, Tariff.currency, Tariff.is_active]
     column_labels = {Tariff.price: "price, ₽"}
@@ -295,24 +300,14 @@ def joint_problems(terms: dict) -> None:
         raise FormProblems(problems)
 
 
+# A code's terms are listed once (PromocodeTerms); its list shows those that fit a cell.
+LISTED_TERMS = [t for t in PromocodeTerms.model_fields if t not in ("tariff_ids", "description")]
+
+
 class PromocodeAdmin(ConsoleView, model=Promocode):
     name = "Promo code"
-    name_plural = "Promo codes"
     icon = "fa-solid fa-ticket"
-    column_list = [
-        Promocode.id,
-        Promocode.code,
-        Promocode.discount_type,
-        Promocode.value,
-        Promocode.uses,
-        Promocode.max_uses,
-        Promocode.per_user_limit,
-        Promocode.valid_from,
-        Promocode.valid_until,
-        Promocode.audience,
-        Promocode.is_active,
-        Promocode.batch_id,
-    ]
+    column_list = ["id", "code", *LISTED_TERMS, "uses", "batch_id"]
     column_searchable_list = [Promocode.code]
     column_sortable_list = [Promocode.id, Promocode.code, Promocode.uses, Promocode.valid_until]
     column_default_sort = (Promocode.id, True)
@@ -325,19 +320,7 @@ class PromocodeAdmin(ConsoleView, model=Promocode):
         ValidityFilter(),
         BatchFilter(),
     ]
-    form_columns = [
-        Promocode.code,
-        Promocode.discount_type,
-        Promocode.value,
-        Promocode.valid_from,
-        Promocode.valid_until,
-        Promocode.max_uses,
-        Promocode.per_user_limit,
-        Promocode.tariff_ids,
-        Promocode.audience,
-        Promocode.is_active,
-        Promocode.description,
-    ]
+    form_columns = ["code", *PromocodeTerms.model_fields]
     # A code's text never changes after creation (customers may hold it): not on the edit
     # form; its page says so.
     form_edit_rules = list(PromocodeTerms.model_fields)
@@ -454,7 +437,6 @@ class PromocodeAdmin(ConsoleView, model=Promocode):
 
 class GroupAdmin(ConsoleView, model=UserGroup):
     name = "User group"
-    name_plural = "User groups"
     icon = "fa-solid fa-users"
     column_list = [UserGroup.id, UserGroup.name, UserGroup.description, UserGroup.created_at]
     column_formatters = {UserGroup.name: group_cell}
@@ -546,7 +528,6 @@ PICK_USERS = "type at least 3 letters of an email, or a part of an id; pick one 
 
 class GroupMemberAdmin(TargetingView, model=GroupMember):
     name = "Group member"
-    name_plural = "Group members"
     icon = "fa-solid fa-user-plus"
     column_list = [GroupMember.group_id, GroupMember.user_id, GroupMember.added_at]
     column_searchable_list = [GroupMember.user_id]
@@ -576,15 +557,8 @@ class GroupMemberAdmin(TargetingView, model=GroupMember):
 
 class AssignmentAdmin(TargetingView, model=PromocodeAssignment):
     name = "Assignment"
-    name_plural = "Assignments"
     icon = "fa-solid fa-link"
-    column_list = [
-        PromocodeAssignment.id,
-        PromocodeAssignment.promocode_id,
-        PromocodeAssignment.user_id,
-        PromocodeAssignment.group_id,
-        PromocodeAssignment.created_at,
-    ]
+    column_list = "__all__"
     column_labels = {PromocodeAssignment.promocode_id: "code"}
 
     async def scaffold_form(self, rules: list[str] | None = None) -> type[Form]:
@@ -630,12 +604,10 @@ class AssignmentAdmin(TargetingView, model=PromocodeAssignment):
 # -- read-only ----------------------------------------------------------------------------
 
 
-class PurchaseAdmin(ReadOnlyView, model=Purchase):
+class PurchaseAdmin(RecordView, model=Purchase):
     name = "Purchase"
-    name_plural = "Purchases"
     icon = "fa-solid fa-cart-shopping"
     column_list = [
-        Purchase.created_at,
         Purchase.user_id,
         Purchase.tariff_id,
         Purchase.code,
@@ -647,28 +619,17 @@ class PurchaseAdmin(ReadOnlyView, model=Purchase):
         Purchase.cancel_reason,
     ]
     column_labels = {Purchase.final_price: "paid"}
-    column_default_sort = (Purchase.created_at, True)
     column_searchable_list = [Purchase.code, Purchase.user_id]
     column_filters = [
         AllUniqueStringValuesFilter(Purchase.status),
         AllUniqueStringValuesFilter(Purchase.source),
-        SinceFilter(Purchase.created_at),
     ]
 
 
-class AttemptAdmin(ReadOnlyView, model=PromocodeAttempt):
+class AttemptAdmin(RecordView, model=PromocodeAttempt):
     name = "Failed attempt"
-    name_plural = "Failed attempts"
     icon = "fa-solid fa-circle-exclamation"
-    column_list = [
-        PromocodeAttempt.created_at,
-        PromocodeAttempt.user_id,
-        PromocodeAttempt.code,
-        PromocodeAttempt.tariff_id,
-        PromocodeAttempt.reason,
-        PromocodeAttempt.endpoint,
-    ]
-    column_default_sort = (PromocodeAttempt.created_at, True)
+    column_exclude_list = [PromocodeAttempt.id, PromocodeAttempt.promocode_id]
     column_searchable_list = [
         PromocodeAttempt.code,
         PromocodeAttempt.reason,
@@ -677,7 +638,6 @@ class AttemptAdmin(ReadOnlyView, model=PromocodeAttempt):
     column_filters = [
         AllUniqueStringValuesFilter(PromocodeAttempt.reason),
         AllUniqueStringValuesFilter(PromocodeAttempt.endpoint),
-        SinceFilter(PromocodeAttempt.created_at),
     ]
 
 
@@ -686,20 +646,13 @@ def batch_cell(model: Any, attribute: str) -> Markup:
     return Markup('<a href="/admin/batches/{}">{} codes</a>').format(model.id, model.count)
 
 
-class BatchAdmin(ReadOnlyView, model=PromocodeBatch):
+class BatchAdmin(RecordView, model=PromocodeBatch):
     name = "Generated batch"
     name_plural = "Generated batches"
     icon = "fa-solid fa-boxes-stacked"
-    column_list = [
-        PromocodeBatch.created_at,
-        PromocodeBatch.count,
-        PromocodeBatch.prefix,
-        PromocodeBatch.pattern,
-        PromocodeBatch.length,
-    ]
+    column_exclude_list = [PromocodeBatch.id, PromocodeBatch.created_by]
     column_labels = {PromocodeBatch.count: "batch"}
     column_formatters = {PromocodeBatch.count: batch_cell}
-    column_default_sort = (PromocodeBatch.created_at, True)
 
 
 VIEWS = [
