@@ -7,6 +7,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from jinja2 import Environment
+from markupsafe import Markup
 
 from loyalty.domain import rules
 from loyalty.domain.enums import DiscountType
@@ -44,6 +45,18 @@ def moment(value: datetime | None) -> str:
     if value.tzinfo is not None:
         value = value.astimezone(UTC)
     return value.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def moment_cell(value: datetime | None) -> Markup:
+    """A moment in a list's cell: on one line if it fits, else the day above the time (so a
+    list of many columns fits the screen)."""
+    if value is None:
+        return Markup("")
+    day, _, time = moment(value).partition(" ")
+    return Markup(
+        '<span class="moment"><span class="text-nowrap">{}</span> '
+        '<span class="text-nowrap">{}</span></span>'
+    ).format(day, time)
 
 
 def stream_moment(entry_id: str | None) -> str:

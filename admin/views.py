@@ -118,6 +118,7 @@ def money_cell(model: Any, attribute: str) -> str:
 
 
 TYPE_FORMATTERS = {**BASE_FORMATTERS, datetime: formatting.moment}
+LIST_TYPE_FORMATTERS = {**BASE_FORMATTERS, datetime: formatting.moment_cell}
 
 # A column is shown by what it holds, on every screen alike: a user id links to the user's
 # page, a code to the code's page, a group to the group's page, money in roubles.
@@ -138,7 +139,7 @@ class ConsoleView(ModelView):
     minute with their zone, Export of what the search and filters show, and problems under
     the form's fields."""
 
-    column_type_formatters = TYPE_FORMATTERS
+    column_type_formatters = LIST_TYPE_FORMATTERS
     column_type_formatters_detail = TYPE_FORMATTERS
     page_size = 50
     save_as_continue = False
@@ -300,19 +301,35 @@ def joint_problems(terms: dict) -> None:
         raise FormProblems(problems)
 
 
-# A code's terms are listed once (PromocodeTerms); its list shows those that fit a cell.
-LISTED_TERMS = [t for t in PromocodeTerms.model_fields if t not in ("tariff_ids", "description")]
+# A code's terms are listed once (PromocodeTerms). The list shows those that fit a cell: the
+# type within the terms' words, the use limit within the uses (a generated code's batch is on
+# its page, and the Batch filter picks them).
+NOT_LISTED = ("discount_type", "max_uses", "tariff_ids", "description")
+LISTED_TERMS = [t for t in PromocodeTerms.model_fields if t not in NOT_LISTED]
+
+
+def uses_cell(model: Any, attribute: str) -> str:
+    return f"{model.uses} of {model.max_uses}" if model.max_uses is not None else str(model.uses)
 
 
 class PromocodeAdmin(ConsoleView, model=Promocode):
     name = "Promo code"
     icon = "fa-solid fa-ticket"
-    column_list = ["id", "code", *LISTED_TERMS, "uses", "batch_id"]
+    column_list = ["code", *LISTED_TERMS, "uses"]
     column_searchable_list = [Promocode.code]
     column_sortable_list = [Promocode.id, Promocode.code, Promocode.uses, Promocode.valid_until]
     column_default_sort = (Promocode.id, True)
-    column_labels = {Promocode.value: "terms", Promocode.batch_id: "batch"}
-    column_formatters = {Promocode.value: terms_cell}
+    column_labels = {
+        Promocode.value: "terms",
+        Promocode.valid_from: "valid from",
+        Promocode.valid_until: "valid until",
+        Promocode.per_user_limit: "per user",
+        Promocode.is_active: "active",
+    }
+    column_formatters = {
+        Promocode.value: terms_cell,
+        Promocode.uses: uses_cell,
+    }
     column_filters = [
         StaticValuesFilter(Promocode.discount_type, [(t.value, t.value) for t in DiscountType]),
         StaticValuesFilter(Promocode.audience, [(a.value, a.value) for a in Audience]),
