@@ -18,7 +18,7 @@ from starlette.responses import Response, StreamingResponse
 from admin import formatting, people
 from admin import repository as repo
 from admin.problems import FormProblems, in_field
-from admin.views import actor, validated
+from admin.views import actor, joint_problems, validated
 from core.config import get_settings
 from core.errors import AppError
 from loyalty import handlers
@@ -94,6 +94,7 @@ class OperationsView(BaseView):
         data["tariff_ids"] = form.getlist("tariff_ids")
         with in_field("value"):
             data["value"] = formatting.value_from_form(data.get("discount_type"), data.get("value"))
+        joint_problems(data)
         return await handlers.generate_promocodes(
             validated(GenerateRequest, data), actor_id=actor(request)
         )
