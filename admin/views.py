@@ -369,7 +369,8 @@ class PromocodeAdmin(ConsoleView, model=Promocode):
             "description": "a moment in UTC; empty: no end",
         },
         "max_uses": {"description": "empty: unlimited"},
-        "per_user_limit": {"description": "empty: unlimited"},
+        "per_user_limit": {"label": "Per user limit", "description": "empty: unlimited"},
+        "is_active": {"label": "Active"},
         "tariff_ids": {
             "label": "Tariffs",
             "description": "none chosen: every tariff",
@@ -456,6 +457,7 @@ class GroupAdmin(ConsoleView, model=UserGroup):
     name = "User group"
     icon = "fa-solid fa-users"
     column_list = [UserGroup.id, UserGroup.name, UserGroup.description, UserGroup.created_at]
+    column_default_sort = (UserGroup.id, True)  # the newest first, as on every list
     column_formatters = {UserGroup.name: group_cell}
     column_searchable_list = [UserGroup.name]
     form_columns = [UserGroup.name, UserGroup.description]
