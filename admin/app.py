@@ -12,6 +12,7 @@ from admin import formatting, sessions
 from admin.auth import OperatorAuth
 from admin.operations import OperationsView
 from admin.pages import BASE_VIEWS, dashboard
+from admin.problems import place_problems
 from admin.views import VIEWS
 from core.app import create_app
 from core.config import get_settings
@@ -57,6 +58,7 @@ admin = ConsoleAdmin(
     ),
 )
 admin.templates.env.globals["csrf_token"] = sessions.csrf_token
+admin.templates.env.globals["place_problems"] = place_problems
 formatting.install(admin.templates.env)
 for view in VIEWS:
     admin.add_view(view)

@@ -16,7 +16,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 
 from admin import sessions
-from admin.security import AdminSecurity
+from admin.security import admin_security
 from core.config import get_settings
 from core.errors import NotAuthenticated
 from core.security import Principal, verify_with_process_settings
@@ -63,7 +63,7 @@ class OperatorAuth(AuthenticationBackend):
                 https_only=https_only,
                 same_site="strict",
             ),
-            Middleware(AdminSecurity),
+            Middleware(admin_security),
         ]
 
     async def login(self, request: Request) -> bool:

@@ -7,6 +7,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from jinja2 import Environment
+from markupsafe import Markup
 
 from loyalty.domain import rules
 from loyalty.domain.enums import DiscountType
@@ -46,6 +47,27 @@ def moment(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M UTC")
 
 
+def moment_cell(value: datetime | None) -> Markup:
+    """A moment in a list's cell: on one line if it fits, else the day above the time (so a
+    list of many columns fits the screen)."""
+    if value is None:
+        return Markup("")
+    day, _, time = moment(value).partition(" ")
+    return Markup(
+        '<span class="moment"><span class="text-nowrap">{}</span> '
+        '<span class="text-nowrap">{}</span></span>'
+    ).format(day, time)
+
+
+def stream_moment(entry_id: str | None) -> str:
+    """When a Redis stream entry was added (its id starts with the milliseconds since the
+    epoch): '1796420180663-0' → '2026-12-04 21:36 UTC'."""
+    millis = str(entry_id or "").partition("-")[0]
+    if not millis.isdigit():
+        return ""
+    return moment(datetime.fromtimestamp(int(millis) / 1000, UTC))
+
+
 def discount_words(discount_type: str, value: int) -> str:
     match discount_type:
         case DiscountType.percent:
@@ -76,17 +98,23 @@ def value_from_form(discount_type: Any, typed: Any) -> int:
         raise ValueError(f"'{typed}' is not a whole number") from None
 
 
-def terms(code: Any, tariff_names: dict[int, str] | None = None) -> list[str]:
-    """A code's terms in words, one sentence each."""
+def terms(code: Any, tariff_names: dict[int, str] | None = None, batch: bool = False) -> list[str]:
+    """A code's terms in words, one sentence each; for a generated batch (`batch`, given one
+    of its codes), what each of its codes offers, without one code's uses or state."""
     names = tariff_names or {}
     window = f"valid from {moment(code.valid_from)}"
     window += f" until {moment(code.valid_until)}" if code.valid_until else ", no end date"
-    left = rules.uses_left(code.max_uses, code.uses)
-    uses = (
-        f"used {code.uses} of {code.max_uses} times ({left} left)"
-        if code.max_uses is not None
-        else f"used {code.uses} times, no overall limit"
-    )
+    if batch:
+        uses = (
+            f"each code can be used {code.max_uses} time(s)"
+            if code.max_uses is not None
+            else "each code without an overall limit"
+        )
+    elif code.max_uses is not None:
+        left = rules.uses_left(code.max_uses, code.uses)
+        uses = f"used {code.uses} of {code.max_uses} times ({left} left)"
+    else:
+        uses = f"used {code.uses} times, no overall limit"
     per_user = (
         f"at most {code.per_user_limit} use(s) per user"
         if code.per_user_limit
@@ -100,19 +128,14 @@ def terms(code: Any, tariff_names: dict[int, str] | None = None) -> list[str]:
     audience = (
         "for everyone" if code.audience == "everyone" else "only for assigned users and groups"
     )
-    state = "active" if code.is_active else "disabled"
-    return [
-        discount_words(code.discount_type, code.value),
-        window,
-        uses,
-        per_user,
-        tariffs,
-        audience,
-        state,
-    ]
+    said = [discount_words(code.discount_type, code.value), window, uses, per_user, tariffs]
+    if batch:
+        return said
+    return [*said, audience, "active" if code.is_active else "disabled"]
 
 
 def install(env: Environment) -> None:
     env.filters["roubles"] = roubles
     env.filters["moment"] = moment
+    env.filters["stream_moment"] = stream_moment
     env.globals["discount_words"] = discount_words

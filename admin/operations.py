@@ -17,7 +17,8 @@ from starlette.responses import Response, StreamingResponse
 
 from admin import formatting, people
 from admin import repository as repo
-from admin.views import actor, validated
+from admin.problems import FormProblems, in_field
+from admin.views import actor, joint_problems, validated
 from core.config import get_settings
 from core.errors import AppError
 from loyalty import handlers
@@ -63,6 +64,7 @@ class OperationsView(BaseView):
             context.setdefault("tariffs", await repo.tariff_choices(conn))
         context.setdefault("discount_types", [t.value for t in DiscountType])
         context.setdefault("form", {})
+        context.setdefault("problems", {})
         context.setdefault("title", "Generator & apply")
         status = 400 if context.get("error") else 200
         return await self.templates.TemplateResponse(
@@ -84,13 +86,15 @@ class OperationsView(BaseView):
                 return await self._page(request, batch=await self.generate(request, form))
             return await self.apply(request, form)
         except (AppError, ValueError) as exc:
-            message = exc.message if isinstance(exc, AppError) else str(exc)
-            return await self._page(request, error=message, form=kept)
+            problems = FormProblems.caught(exc)
+        return await self._page(request, error=str(problems), problems=problems.problems, form=kept)
 
     async def generate(self, request: Request, form: FormData) -> BatchOut:
         data: dict[str, Any] = {k: v for k, v in form.items() if k != "tariff_ids"}
         data["tariff_ids"] = form.getlist("tariff_ids")
-        data["value"] = formatting.value_from_form(data.get("discount_type"), data.get("value"))
+        with in_field("value"):
+            data["value"] = formatting.value_from_form(data.get("discount_type"), data.get("value"))
+        joint_problems(data)
         return await handlers.generate_promocodes(
             validated(GenerateRequest, data), actor_id=actor(request)
         )
@@ -99,7 +103,7 @@ class OperationsView(BaseView):
         """Without `confirm`: the dry run (a preview). With it: the real run."""
         promocode_id = str(form.get("promocode_id") or "")
         if not promocode_id.isdigit():
-            raise ValueError("choose a code")
+            raise FormProblems.of("promocode_id", "choose a code")
         confirmed = form.get("confirm") == "yes"
         body = validated(
             ApplyToUsersRequest,

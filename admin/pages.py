@@ -26,7 +26,7 @@ from core.errors import ERROR_CODES, AppError
 from core.redis import get_redis
 from loyalty import handlers
 from loyalty.domain.enums import UserStatus
-from loyalty.read.postgres import AttemptFilter
+from loyalty.read.postgres import AttemptFilter, attempts
 from loyalty.schemas import AssignmentRequest, MembersRequest
 
 # Where the buyer is told less than the operator may know (API.md: a code assigned to others
@@ -82,29 +82,18 @@ async def do_change(
     return RedirectResponse(back_to(request, form, default), status_code=303)
 
 
-async def user_search(request: Request, query: str, status: str = "") -> list[dict[str, Any]]:
-    """Users matching `query`: a part of an email (asked of auth) or of an id. Each row carries
-    its email (from auth, at request time)."""
-    query = query.strip()
-    status_only = status or None
+async def pipeline_health() -> dict[str, Any]:
+    """The outbox backlog and each stream's figures (the dashboard and the pipeline page)."""
     async with repo.connection() as conn:
-        if not query:
-            rows = await repo.find_users(conn, status=status_only)
-        else:
-            rows = []
-            if "@" not in query and _looks_like_id(query):
-                rows = await repo.find_users(conn, id_part=query, status=status_only)
-            accounts = await people.search_by_email(request, query) or []
-            if accounts:
-                ids = [a.id for a in accounts]
-                rows += await repo.find_users(conn, ids=ids, status=status_only)
-    rows = list({r["id"]: r for r in rows}.values())
-    emails = await people.emails(request, [r["id"] for r in rows])
-    return [{**r, "email": emails.get(r["id"], "")} for r in rows]
+        backlog = await repo.outbox_backlog(conn)
+    return {"backlog": backlog, "streams": await repo.streams(get_redis(get_settings().redis_url))}
 
 
-def _looks_like_id(text: str) -> bool:
-    return all(ch in "0123456789abcdefABCDEF-" for ch in text)
+async def render(
+    templates: Jinja2Templates, request: Request, template: str, **context: Any
+) -> Response:
+    context.setdefault("reason_words", reason_words)
+    return await templates.TemplateResponse(request, template, context)
 
 
 async def dashboard(templates: Jinja2Templates, request: Request) -> Response:
@@ -112,30 +101,39 @@ async def dashboard(templates: Jinja2Templates, request: Request) -> Response:
     pipeline's health."""
     async with repo.connection() as conn:
         today = await repo.today(conn)
-        backlog = await repo.outbox_backlog(conn)
-    streams = await repo.streams(get_redis(get_settings().redis_url))
-    return await templates.TemplateResponse(
-        request,
-        "dashboard.html",
-        {
-            "title": "Dashboard",
-            "today": today,
-            "backlog": backlog,
-            "streams": streams,
-            "reason_words": reason_words,
-        },
+    health = await pipeline_health()
+    return await render(
+        templates, request, "dashboard.html", title="Dashboard", today=today, **health
     )
 
 
-class PageView(BaseView):
-    """A page reached from links, not from the menu."""
+def console_route(path: str, identity: str) -> Callable:
+    """The route of a ConsolePage at `path`: GET shows it (`show`), a POST runs one change
+    (`change`) and comes back to it with the outcome (`do_change`)."""
 
-    def is_visible(self, request: Request) -> bool:
-        return False
+    @expose(path, methods=["GET", "POST"], identity=identity)
+    async def serve(self: "ConsolePage", request: Request) -> Response:
+        params = request.path_params
+        here = str(request.url_for(f"admin:view-{identity}", **params))
+        if request.method == "POST":
+            return await do_change(request, lambda form: self.change(request, form, **params), here)
+        return await self.show(request, here, **params)
+
+    return serve
+
+
+class ConsolePage(BaseView):
+    """A page whose route is `console_route`'s: `show` answers GET, `change` a POST (the
+    page's path parameters given to both)."""
+
+    async def show(self, request: Request, here: str, **path: Any) -> Response:
+        raise NotImplementedError
+
+    async def change(self, request: Request, form: FormData, **path: Any) -> str:
+        raise NotImplementedError
 
     async def page(self, request: Request, template: str, **context: Any) -> Response:
-        context.setdefault("reason_words", reason_words)
-        return await self.templates.TemplateResponse(request, template, context)
+        return await render(self.templates, request, template, **context)
 
     async def not_found(self, request: Request, what: str) -> Response:
         return await self.templates.TemplateResponse(
@@ -143,37 +141,40 @@ class PageView(BaseView):
         )
 
 
-class UsersView(BaseView):
+class PageView(ConsolePage):
+    """A page reached from links, not from the menu."""
+
+    def is_visible(self, request: Request) -> bool:
+        return False
+
+
+class UsersView(ConsolePage):
     name = "Users"
     icon = "fa-solid fa-user"
 
-    @expose("/users", methods=["GET", "POST"], identity="users")
-    async def users(self, request: Request) -> Response:
+    users = console_route("/users", "users")
+
+    async def show(self, request: Request, here: str) -> Response:
         """Find users by id or email; assign a code to the ticked ones, add them to a group,
         or go on to apply a code for them."""
-        here = str(request.url_for("admin:view-users"))
-        if request.method == "POST":
-            return await do_change(request, lambda form: self.change(request, form), here)
         query = request.query_params.get("q", "")
         status = request.query_params.get("status", "")
         async with repo.connection() as conn:
             codes = await repo.code_choices(conn)
             groups = await repo.group_choices(conn)
             tariffs = await repo.tariff_choices(conn)
-        return await self.templates.TemplateResponse(
+        return await self.page(
             request,
             "users.html",
-            {
-                "title": "Users",
-                "query": query,
-                "status": status,
-                "statuses": [s.value for s in UserStatus],
-                "users": await user_search(request, query, status),
-                "codes": codes,
-                "groups": groups,
-                "tariffs": tariffs,
-                "back": str(request.url),
-            },
+            title="Users",
+            query=query,
+            status=status,
+            statuses=[s.value for s in UserStatus],
+            users=await people.user_search(request, query, status),
+            codes=codes,
+            groups=groups,
+            tariffs=tariffs,
+            back=str(request.url),
         )
 
     async def change(self, request: Request, form: FormData) -> str:
@@ -212,7 +213,8 @@ class UserPage(PageView):
                 "groups": await repo.groups_of(conn, user_id),
                 "codes": await repo.codes_of(conn, user_id),
                 "purchases": await repo.purchases(conn, user_id=user_id),
-                "attempts": await repo.attempts(conn, AttemptFilter(user_id=user_id)),
+                "attempts": await attempts(conn, AttemptFilter(user_id=user_id)),
+                "tariff_names": await repo.tariff_names(conn),
                 "code_choices": await repo.code_choices(conn),
                 "group_choices": await repo.group_choices(conn),
             }
@@ -231,16 +233,11 @@ class UserPage(PageView):
 class CodePage(PageView):
     name = "Promo code"
 
-    @expose("/codes/{promocode_id:int}", methods=["GET", "POST"], identity="code-page")
-    async def code_page(self, request: Request) -> Response:
+    code_page = console_route("/codes/{promocode_id:int}", "code-page")
+
+    async def show(self, request: Request, here: str, promocode_id: int) -> Response:
         """A code's terms in words, uses, purchases, assignments, failures by reason and per
         day; assign it to users and groups, or remove an assignment."""
-        promocode_id = request.path_params["promocode_id"]
-        here = str(request.url_for("admin:view-code-page", promocode_id=promocode_id))
-        if request.method == "POST":
-            return await do_change(
-                request, lambda form: self.change(request, promocode_id, form), here
-            )
         query = request.query_params.get("q", "")
         async with repo.connection() as conn:
             code = await repo.code(conn, promocode_id)
@@ -270,12 +267,12 @@ class CodePage(PageView):
             day_max=max([1, *(max(d.uses, d.failures) for d in days)]),
             emails=await people.emails(request, assigned_users),
             query=query,
-            found=await user_search(request, query) if query else [],
+            found=await people.user_search(request, query) if query else [],
             back=here,
             **context,
         )
 
-    async def change(self, request: Request, promocode_id: int, form: FormData) -> str:
+    async def change(self, request: Request, form: FormData, promocode_id: int) -> str:
         actor_id = current_operator(request).user_id
         op = form.get("op")
         if op == "unassign":
@@ -303,13 +300,10 @@ class CodePage(PageView):
 class GroupPage(PageView):
     name = "Group"
 
-    @expose("/groups/{group_id:int}", methods=["GET", "POST"], identity="group-page")
-    async def group_page(self, request: Request) -> Response:
+    group_page = console_route("/groups/{group_id:int}", "group-page")
+
+    async def show(self, request: Request, here: str, group_id: int) -> Response:
         """A group's members (remove with a tick, add from a user search)."""
-        group_id = request.path_params["group_id"]
-        here = str(request.url_for("admin:view-group-page", group_id=group_id))
-        if request.method == "POST":
-            return await do_change(request, lambda form: self.change(request, group_id, form), here)
         query = request.query_params.get("q", "")
         async with repo.connection() as conn:
             group = await repo.group(conn, group_id)
@@ -326,11 +320,11 @@ class GroupPage(PageView):
             count=count,
             emails=await people.emails(request, [m["user_id"] for m in members]),
             query=query,
-            found=await user_search(request, query) if query else [],
+            found=await people.user_search(request, query) if query else [],
             back=here,
         )
 
-    async def change(self, request: Request, group_id: int, form: FormData) -> str:
+    async def change(self, request: Request, form: FormData, group_id: int) -> str:
         ids = user_ids_of(form)
         if not ids:
             raise ValueError("tick at least one user")
@@ -343,36 +337,72 @@ class GroupPage(PageView):
         return f"{len(out.user_ids)} member(s) added ({len(ids)} ticked)"
 
 
-class PipelineView(BaseView):
+class PipelineView(ConsolePage):
     name = "Event pipeline"
     icon = "fa-solid fa-diagram-project"
 
-    @expose("/pipeline", methods=["GET", "POST"], identity="pipeline")
-    async def pipeline_page(self, request: Request) -> Response:
+    pipeline_page = console_route("/pipeline", "pipeline")
+
+    async def show(self, request: Request, here: str) -> Response:
         """Outbox backlog, stream lengths, consumer groups (lag, pending), dead letters; a
-        dead letter can be put back on its stream."""
-        redis = get_redis(get_settings().redis_url)
-        here = str(request.url_for("admin:view-pipeline"))
-        if request.method == "POST":
-
-            async def replay(form: FormData) -> str:
-                stream, entry_id = str(form.get("stream")), str(form.get("entry_id"))
-                new_id = await pipeline.replay_dead_letter(redis, stream, entry_id)
-                return f"Dead letter {entry_id} put back on {stream} as {new_id}"
-
-            return await do_change(request, replay, here)
-        async with repo.connection() as conn:
-            backlog = await repo.outbox_backlog(conn)
-        return await self.templates.TemplateResponse(
+        dead letter can be put back on its stream (`change`)."""
+        letters = await repo.dead_letters(get_redis(get_settings().redis_url))
+        return await self.page(
             request,
             "pipeline.html",
-            {
-                "title": "Event pipeline",
-                "backlog": backlog,
-                "streams": await repo.streams(redis),
-                "dead_letters": await repo.dead_letters(redis),
-            },
+            title="Event pipeline",
+            dead_letters=letters,
+            **await pipeline_health(),
         )
+
+    async def change(self, request: Request, form: FormData) -> str:
+        """Replays a dead letter."""
+        stream, entry_id = str(form.get("stream")), str(form.get("entry_id"))
+        redis = get_redis(get_settings().redis_url)
+        new_id = await pipeline.replay_dead_letter(redis, stream, entry_id)
+        return f"Dead letter {entry_id} put back on {stream} as {new_id}"
+
+
+class BatchPage(PageView):
+    name = "Generated batch"
+
+    @expose("/batches/{batch_id}", methods=["GET"], identity="batch-page")
+    async def batch_page(self, request: Request) -> Response:
+        """A generated batch: its terms, how many of its codes were used, its codes a page at
+        a time (most used first) and its CSV."""
+        try:
+            batch_id = uuid.UUID(request.path_params["batch_id"])
+        except ValueError:
+            return await self.not_found(request, "batch")
+        page = max(1, int_or(request.query_params.get("page"), 1))
+        async with repo.connection() as conn:
+            batch = await repo.batch(conn, batch_id)
+            if batch is None:
+                return await self.not_found(request, "batch")
+            usage = await repo.batch_usage(conn, batch_id)
+            codes = await repo.batch_codes(
+                conn, batch_id, offset=(page - 1) * BATCH_PAGE, limit=BATCH_PAGE
+            )
+            names = await repo.tariff_names(conn)
+        first = codes[0] if codes else None
+        return await self.page(
+            request,
+            "batch.html",
+            title=f"Generated batch of {usage.codes} codes",
+            batch=batch,
+            usage=usage,
+            codes=codes,
+            terms=formatting.terms(_Obj(first), names, batch=True) if first else [],
+            page=page,
+            pages=max(1, -(-usage.codes // BATCH_PAGE)),
+        )
+
+
+BATCH_PAGE = 50
+
+
+def int_or(raw: str | None, default: int) -> int:
+    return int(raw) if raw and raw.isdigit() else default
 
 
 class _Obj:
@@ -382,4 +412,4 @@ class _Obj:
         self.__dict__.update(row)
 
 
-BASE_VIEWS = [UsersView, PipelineView, UserPage, CodePage, GroupPage]
+BASE_VIEWS = [UsersView, PipelineView, UserPage, CodePage, GroupPage, BatchPage]

@@ -11,7 +11,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
-from sqlalchemy import String, cast, func, or_, select
+from sqlalchemy import String, Table, cast, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.config import get_settings
@@ -19,19 +19,9 @@ from core.streams import AUTH_USERS, LOYALTY_EVENTS
 from loyalty.audience.repository import codes_assigned_to
 from loyalty.domain.enums import PurchaseStatus
 from loyalty.models import GroupMember, Tariff, UserGroup, outbox
-from loyalty.read.postgres import (
-    AttemptFilter,
-    assignments_t,
-    attempts,
-    attempts_t,
-    codes_t,
-    purchases_t,
-    read_only,
-    read_only_engine,
-    user_uses_t,
-    users_t,
-)
+from loyalty.read import postgres as read
 
+# The read side's tables (read.codes_t, ...) and these three, which it does not define.
 groups_t = UserGroup.__table__
 members_t = GroupMember.__table__
 tariffs_t = Tariff.__table__
@@ -40,19 +30,22 @@ STREAMS = (LOYALTY_EVENTS, AUTH_USERS)
 TAKEN = (PurchaseStatus.pending, PurchaseStatus.paid)  # a purchase holding a use of its code
 Row = dict[str, Any]
 
-__all__ = ["AttemptFilter", "attempts", "connection"]
-
 
 @asynccontextmanager
 async def connection() -> AsyncIterator[AsyncConnection]:
     """A read-only transaction on the loyalty database, every query seeing the same moment."""
-    engine = read_only_engine(get_settings().loyalty_database_url)
-    async with read_only(engine, snapshot=True) as conn:
+    engine = read.read_only_engine(get_settings().loyalty_database_url)
+    async with read.read_only(engine, snapshot=True) as conn:
         yield conn
 
 
 def _rows(result) -> list[Row]:
     return [dict(r._mapping) for r in result]
+
+
+async def _by_id(conn: AsyncConnection, table: Table, key: Any) -> Row | None:
+    row = (await conn.execute(select(table).where(table.c.id == key))).first()
+    return dict(row._mapping) if row else None
 
 
 def start_of_today() -> datetime:
@@ -74,16 +67,23 @@ async def code_choices(conn: AsyncConnection, limit: int = 500) -> list[Row]:
     """Codes an operator picks by name: hand-made ones (generated batches have their own
     page), newest first."""
     rows = await conn.execute(
-        select(codes_t.c.id, codes_t.c.code, codes_t.c.is_active, codes_t.c.audience)
-        .where(codes_t.c.batch_id.is_(None))
-        .order_by(codes_t.c.id.desc())
+        select(
+            read.codes_t.c.id,
+            read.codes_t.c.code,
+            read.codes_t.c.is_active,
+            read.codes_t.c.audience,
+        )
+        .where(read.codes_t.c.batch_id.is_(None))
+        .order_by(read.codes_t.c.id.desc())
         .limit(limit)
     )
     return _rows(rows)
 
 
 async def code_id_by_text(conn: AsyncConnection, text: str) -> int | None:
-    return await conn.scalar(select(codes_t.c.id).where(codes_t.c.code == text.strip().upper()))
+    return await conn.scalar(
+        select(read.codes_t.c.id).where(read.codes_t.c.code == text.strip().upper())
+    )
 
 
 # -- users --------------------------------------------------------------------------------
@@ -98,19 +98,18 @@ async def find_users(
     limit: int = 50,
 ) -> list[Row]:
     """Users of the replica, newest first: by (part of) their id, among `ids`, by status."""
-    statement = select(users_t).order_by(users_t.c.registered_at.desc()).limit(limit)
+    statement = select(read.users_t).order_by(read.users_t.c.registered_at.desc()).limit(limit)
     if id_part:
-        statement = statement.where(cast(users_t.c.id, String).contains(id_part.lower()))
+        statement = statement.where(cast(read.users_t.c.id, String).contains(id_part.lower()))
     if ids is not None:
-        statement = statement.where(users_t.c.id.in_(ids))
+        statement = statement.where(read.users_t.c.id.in_(ids))
     if status:
-        statement = statement.where(users_t.c.status == status)
+        statement = statement.where(read.users_t.c.status == status)
     return _rows(await conn.execute(statement))
 
 
 async def user(conn: AsyncConnection, user_id: uuid.UUID) -> Row | None:
-    row = (await conn.execute(select(users_t).where(users_t.c.id == user_id))).first()
-    return dict(row._mapping) if row else None
+    return await _by_id(conn, read.users_t, user_id)
 
 
 async def groups_of(conn: AsyncConnection, user_id: uuid.UUID) -> list[Row]:
@@ -125,12 +124,12 @@ async def groups_of(conn: AsyncConnection, user_id: uuid.UUID) -> list[Row]:
 
 async def codes_of(conn: AsyncConnection, user_id: uuid.UUID) -> list[Row]:
     """Codes assigned to the user, directly or through a group, with the user's uses."""
-    uu = user_uses_t
+    uu = read.user_uses_t
     rows = await conn.execute(
-        select(codes_t, func.coalesce(uu.c.uses, 0).label("user_uses"))
-        .outerjoin(uu, (uu.c.promocode_id == codes_t.c.id) & (uu.c.user_id == user_id))
-        .where(codes_t.c.id.in_(codes_assigned_to(user_id)))
-        .order_by(codes_t.c.id.desc())
+        select(read.codes_t, func.coalesce(uu.c.uses, 0).label("user_uses"))
+        .outerjoin(uu, (uu.c.promocode_id == read.codes_t.c.id) & (uu.c.user_id == user_id))
+        .where(read.codes_t.c.id.in_(codes_assigned_to(user_id)))
+        .order_by(read.codes_t.c.id.desc())
     )
     return _rows(rows)
 
@@ -143,15 +142,15 @@ async def purchases(
     limit: int = 100,
 ) -> list[Row]:
     statement = (
-        select(purchases_t, tariffs_t.c.name.label("tariff_name"))
-        .join(tariffs_t, tariffs_t.c.id == purchases_t.c.tariff_id)
-        .order_by(purchases_t.c.created_at.desc())
+        select(read.purchases_t, tariffs_t.c.name.label("tariff_name"))
+        .join(tariffs_t, tariffs_t.c.id == read.purchases_t.c.tariff_id)
+        .order_by(read.purchases_t.c.created_at.desc())
         .limit(limit)
     )
     if user_id is not None:
-        statement = statement.where(purchases_t.c.user_id == user_id)
+        statement = statement.where(read.purchases_t.c.user_id == user_id)
     if promocode_id is not None:
-        statement = statement.where(purchases_t.c.promocode_id == promocode_id)
+        statement = statement.where(read.purchases_t.c.promocode_id == promocode_id)
     return _rows(await conn.execute(statement))
 
 
@@ -159,14 +158,13 @@ async def purchases(
 
 
 async def group(conn: AsyncConnection, group_id: int) -> Row | None:
-    row = (await conn.execute(select(groups_t).where(groups_t.c.id == group_id))).first()
-    return dict(row._mapping) if row else None
+    return await _by_id(conn, groups_t, group_id)
 
 
 async def members(conn: AsyncConnection, group_id: int, limit: int = 500) -> list[Row]:
     rows = await conn.execute(
-        select(members_t.c.user_id, members_t.c.added_at, users_t.c.status)
-        .join(users_t, users_t.c.id == members_t.c.user_id)
+        select(members_t.c.user_id, members_t.c.added_at, read.users_t.c.status)
+        .join(read.users_t, read.users_t.c.id == members_t.c.user_id)
         .where(members_t.c.group_id == group_id)
         .order_by(members_t.c.added_at.desc())
         .limit(limit)
@@ -184,8 +182,7 @@ async def member_count(conn: AsyncConnection, group_id: int) -> int:
 
 
 async def code(conn: AsyncConnection, promocode_id: int) -> Row | None:
-    row = (await conn.execute(select(codes_t).where(codes_t.c.id == promocode_id))).first()
-    return dict(row._mapping) if row else None
+    return await _by_id(conn, read.codes_t, promocode_id)
 
 
 async def tariff_names(conn: AsyncConnection) -> dict[int, str]:
@@ -194,17 +191,17 @@ async def tariff_names(conn: AsyncConnection) -> dict[int, str]:
 
 async def assignments(conn: AsyncConnection, promocode_id: int) -> list[Row]:
     rows = await conn.execute(
-        select(assignments_t, groups_t.c.name.label("group_name"))
-        .outerjoin(groups_t, groups_t.c.id == assignments_t.c.group_id)
-        .where(assignments_t.c.promocode_id == promocode_id)
-        .order_by(assignments_t.c.created_at.desc())
+        select(read.assignments_t, groups_t.c.name.label("group_name"))
+        .outerjoin(groups_t, groups_t.c.id == read.assignments_t.c.group_id)
+        .where(read.assignments_t.c.promocode_id == promocode_id)
+        .order_by(read.assignments_t.c.created_at.desc())
     )
     return _rows(rows)
 
 
 def _attempts_of_code(promocode_id: int, code_text: str):
     """A code's failed attempts: matched to it, or typed as its text."""
-    return or_(attempts_t.c.promocode_id == promocode_id, attempts_t.c.code == code_text)
+    return or_(read.attempts_t.c.promocode_id == promocode_id, read.attempts_t.c.code == code_text)
 
 
 async def failures_by_reason(
@@ -215,7 +212,7 @@ async def failures_by_reason(
     since: datetime | None = None,
 ) -> list[Row]:
     """(reason, count), most frequent first."""
-    t = attempts_t
+    t = read.attempts_t
     statement = select(t.c.reason, func.count().label("count")).group_by(t.c.reason)
     if promocode_id is not None:
         statement = statement.where(_attempts_of_code(promocode_id, code_text))
@@ -241,24 +238,69 @@ async def per_day(
     result = {
         since.date() + timedelta(days=i): Day(since.date() + timedelta(days=i)) for i in range(days)
     }
-    p_day = func.date(func.timezone("UTC", purchases_t.c.created_at))
+    p_day = func.date(func.timezone("UTC", read.purchases_t.c.created_at))
     for r in await conn.execute(
         select(p_day.label("d"), func.count().label("n"))
-        .where(purchases_t.c.promocode_id == promocode_id)
-        .where(purchases_t.c.status.in_(TAKEN))
-        .where(purchases_t.c.created_at >= since)
+        .where(read.purchases_t.c.promocode_id == promocode_id)
+        .where(read.purchases_t.c.status.in_(TAKEN))
+        .where(read.purchases_t.c.created_at >= since)
         .group_by(p_day)
     ):
         result[r.d].uses = r.n
-    a_day = func.date(func.timezone("UTC", attempts_t.c.created_at))
+    a_day = func.date(func.timezone("UTC", read.attempts_t.c.created_at))
     for r in await conn.execute(
         select(a_day.label("d"), func.count().label("n"))
         .where(_attempts_of_code(promocode_id, code_text))
-        .where(attempts_t.c.created_at >= since)
+        .where(read.attempts_t.c.created_at >= since)
         .group_by(a_day)
     ):
         result[r.d].failures = r.n
     return list(result.values())
+
+
+# -- generated batches -------------------------------------------------------------------
+
+
+async def batch(conn: AsyncConnection, batch_id: uuid.UUID) -> Row | None:
+    return await _by_id(conn, read.batches_t, batch_id)
+
+
+@dataclass
+class BatchUsage:
+    codes: int
+    used: int  # codes used at least once
+    uses: int  # uses of all its codes together
+
+    @property
+    def unused(self) -> int:
+        return self.codes - self.used
+
+
+async def batch_usage(conn: AsyncConnection, batch_id: uuid.UUID) -> BatchUsage:
+    row = (
+        await conn.execute(
+            select(
+                func.count(),
+                func.count().filter(read.codes_t.c.uses > 0),
+                func.coalesce(func.sum(read.codes_t.c.uses), 0),
+            ).where(read.codes_t.c.batch_id == batch_id)
+        )
+    ).one()
+    return BatchUsage(*row)
+
+
+async def batch_codes(
+    conn: AsyncConnection, batch_id: uuid.UUID, *, offset: int, limit: int
+) -> list[Row]:
+    """A page of a batch's codes, the most used first."""
+    rows = await conn.execute(
+        select(read.codes_t)
+        .where(read.codes_t.c.batch_id == batch_id)
+        .order_by(read.codes_t.c.uses.desc(), read.codes_t.c.id)
+        .offset(offset)
+        .limit(limit)
+    )
+    return _rows(rows)
 
 
 # -- dashboard ----------------------------------------------------------------------------
@@ -274,22 +316,24 @@ class Today:
 
 async def today(conn: AsyncConnection, top: int = 10) -> Today:
     since = start_of_today()
-    taken_today = (purchases_t.c.created_at >= since) & purchases_t.c.status.in_(TAKEN)
+    taken_today = (read.purchases_t.c.created_at >= since) & read.purchases_t.c.status.in_(TAKEN)
     uses = await conn.scalar(
         select(func.count())
-        .select_from(purchases_t)
-        .where(taken_today & purchases_t.c.promocode_id.is_not(None))
+        .select_from(read.purchases_t)
+        .where(taken_today & read.purchases_t.c.promocode_id.is_not(None))
     )
     failures = await conn.scalar(
-        select(func.count()).select_from(attempts_t).where(attempts_t.c.created_at >= since)
+        select(func.count())
+        .select_from(read.attempts_t)
+        .where(read.attempts_t.c.created_at >= since)
     )
     top_codes = _rows(
         await conn.execute(
-            select(codes_t.c.id, codes_t.c.code, func.count().label("uses"))
-            .join(purchases_t, purchases_t.c.promocode_id == codes_t.c.id)
+            select(read.codes_t.c.id, read.codes_t.c.code, func.count().label("uses"))
+            .join(read.purchases_t, read.purchases_t.c.promocode_id == read.codes_t.c.id)
             .where(taken_today)
-            .group_by(codes_t.c.id, codes_t.c.code)
-            .order_by(func.count().desc(), codes_t.c.code)
+            .group_by(read.codes_t.c.id, read.codes_t.c.code)
+            .order_by(func.count().desc(), read.codes_t.c.code)
             .limit(top)
         )
     )

@@ -24,14 +24,13 @@ SECURITY_HEADERS = {
 }
 
 
-class AdminSecurity:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+def admin_security(app: ASGIApp) -> ASGIApp:
+    """The admin app wrapped: every HTTP answer with the security headers, every request that
+    may change something refused (403) unless it carries the session's CSRF token."""
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def guarded(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+            return await app(scope, receive, send)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -41,18 +40,19 @@ class AdminSecurity:
             await send(message)
 
         if scope["method"] in SAFE_METHODS:
-            await self.app(scope, receive, send_with_headers)
-            return
+            return await app(scope, receive, send_with_headers)
         body = await _read_body(receive)
-        if not await _token_ok(Request(scope, _replayer(body, receive))):
-            response = PlainTextResponse(
-                "This form has expired or did not come from the admin (missing or wrong CSRF "
-                "token). Go back, reload the page and try again.",
-                status_code=403,
-            )
-            await response(scope, receive, send_with_headers)
-            return
-        await self.app(scope, _replayer(body, receive), send_with_headers)
+        if await _token_ok(Request(scope, _replayer(body, receive))):
+            return await app(scope, _replayer(body, receive), send_with_headers)
+        await PlainTextResponse(CSRF_REFUSED, status_code=403)(scope, receive, send_with_headers)
+
+    return guarded
+
+
+CSRF_REFUSED = (
+    "This form has expired or did not come from the admin (missing or wrong CSRF token). Go "
+    "back, reload the page and try again."
+)
 
 
 async def _token_ok(request: Request) -> bool:

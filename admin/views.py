@@ -3,8 +3,9 @@ handlers as command_api (`loyalty.handlers`), so the admin obeys the same rules 
 same events. Codes and tariffs are never deleted (a code is disabled); group members and
 assignments are removed.
 
-Money is shown and typed in roubles, moments to the minute in UTC (`admin.formatting`);
-a domain error reaches the form as its plain message, next to the values as typed.
+Money is shown and typed in roubles, moments to the minute in UTC, saying so, and typed in
+UTC (`admin.formatting`); a problem reaches the form as a plain message under the field it
+concerns (`admin.problems`), the form keeping what was typed.
 """
 
 import functools
@@ -16,6 +17,8 @@ from typing import Any, TypeVar, get_args
 from markupsafe import Markup, escape
 from pydantic import BaseModel, ValidationError
 from sqladmin import ModelView, action
+from sqladmin.ajax import QueryAjaxModelLoader
+from sqladmin.fields import AjaxSelectMultipleField
 from sqladmin.filters import AllUniqueStringValuesFilter, BooleanFilter, StaticValuesFilter
 from sqladmin.formatters import BASE_FORMATTERS
 from sqladmin.helpers import object_identifier_values
@@ -23,15 +26,17 @@ from sqlalchemy import Select, select
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from wtforms import BooleanField, Form, SelectField, SelectMultipleField, StringField
-from wtforms.validators import InputRequired, Optional
+from wtforms.validators import InputRequired, Optional, StopValidation
 
-from admin import formatting
+from admin import formatting, people
 from admin.auth import current_operator
 from admin.filters import BatchFilter, SinceFilter, ValidityFilter
 from admin.notices import notify
+from admin.problems import FormProblems, in_field, remember
 from admin.warnings import never_discounts
 from core.errors import AppError
 from loyalty import handlers
+from loyalty.domain import rules
 from loyalty.domain.enums import Audience, DiscountType
 from loyalty.models import (
     GroupMember,
@@ -61,7 +66,7 @@ T = TypeVar("T", bound=BaseModel)
 def validated(schema: type[T], data: dict[str, Any]) -> T:
     """The form's values as the handler's input: only the schema's fields; a blank field is
     None where the schema allows it (e.g. no end date) and the schema's default otherwise.
-    A problem becomes a ValueError in plain words ("value: ...")."""
+    Problems come out as FormProblems, each under its field."""
     values = {}
     for name, value in data.items():
         field = schema.model_fields.get(name)
@@ -75,15 +80,7 @@ def validated(schema: type[T], data: dict[str, Any]) -> T:
     try:
         return schema.model_validate(values)
     except ValidationError as exc:
-        problems = "; ".join(_problem(e) for e in exc.errors())
-        raise ValueError(problems) from None
-
-
-def _problem(error: Any) -> str:
-    """One validation problem in words: 'value: ...', or the message alone for the form."""
-    message = error["msg"].removeprefix("Value error, ")
-    where = ".".join(map(str, error["loc"]))
-    return f"{where.replace('_', ' ')}: {message}" if where else message
+        raise FormProblems.from_validation(exc) from None
 
 
 def actor(request: Request) -> uuid.UUID:
@@ -108,21 +105,52 @@ def code_cell(model: Any, attribute: str) -> Markup:
     return Markup('<a href="/admin/codes/{}">{}</a>').format(code_id, text or f"#{code_id}")
 
 
+def group_cell(model: Any, attribute: str) -> Markup:
+    group_id = model.id if isinstance(model, UserGroup) else getattr(model, "group_id", None)
+    if group_id is None:
+        return Markup("")
+    text = getattr(model, attribute)
+    return Markup('<a href="/admin/groups/{}">{}</a>').format(group_id, text)
+
+
 def money_cell(model: Any, attribute: str) -> str:
     return formatting.roubles(getattr(model, attribute), getattr(model, "currency", "RUB"))
 
 
 TYPE_FORMATTERS = {**BASE_FORMATTERS, datetime: formatting.moment}
+LIST_TYPE_FORMATTERS = {**BASE_FORMATTERS, datetime: formatting.moment_cell}
+
+# A column is shown by what it holds, on every screen alike: a user id links to the user's
+# page, a code to the code's page, a group to the group's page, money in roubles.
+CELLS_BY_NAME = {
+    "user_id": user_cell,
+    "promocode_id": code_cell,
+    "code": code_cell,
+    "group_id": group_cell,
+    "price": money_cell,
+    "base_price": money_cell,
+    "discount": money_cell,
+    "final_price": money_cell,
+}
 
 
 class ConsoleView(ModelView):
-    """What every screen shares: moments without microseconds, Export of what the search and
-    filters show, and domain errors as plain messages."""
+    """What every screen shares: cells by what they hold (CELLS_BY_NAME), moments to the
+    minute with their zone, Export of what the search and filters show, and problems under
+    the form's fields."""
 
-    column_type_formatters = TYPE_FORMATTERS
+    column_type_formatters = LIST_TYPE_FORMATTERS
     column_type_formatters_detail = TYPE_FORMATTERS
     page_size = 50
     save_as_continue = False
+    create_template = "console_create.html"
+    edit_template = "console_edit.html"
+
+    def __init__(self) -> None:
+        super().__init__()
+        cells = {name: CELLS_BY_NAME[name] for name in self._prop_names if name in CELLS_BY_NAME}
+        self._list_formatters = {**cells, **self._list_formatters}
+        self._detail_formatters = {**cells, **self._detail_formatters}
 
     async def filtered_query(self, request: Request) -> Select:
         """The list's query with its search, filters and sort (what the screen shows)."""
@@ -142,23 +170,35 @@ class ConsoleView(ModelView):
         return await self._run_query(stmt.limit(limit or None))
 
 
-class ReadOnlyView(ConsoleView):
+class RecordView(ConsoleView):
+    """A record of what happened (purchases, failed attempts, generated batches): read-only
+    and exportable, when it happened first and newest first, filtered by day ("When")."""
+
     can_create = False
     can_edit = False
     can_delete = False
     can_export = True
+    column_default_sort = ("created_at", True)
+
+    def get_list_columns(self) -> list[str]:
+        return ["created_at", *(c for c in super().get_list_columns() if c != "created_at")]
+
+    def get_filters(self) -> list[Any]:
+        return [*super().get_filters(), SinceFilter(self.model.created_at)]
 
 
 def form_errors(func: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
-    """A domain or input error of `insert_model`/`update_model` as a plain message: SQLAdmin
-    shows the exception's text above the form and keeps what was typed."""
+    """A domain or input error of `insert_model`/`update_model` as plain messages under the
+    fields they concern (`admin.problems`); SQLAdmin shows the form again as typed."""
 
     @functools.wraps(func)
-    async def wrapper(*args: Any, **kwargs: Any) -> Any:
+    async def wrapper(self: ModelView, request: Request, *args: Any) -> Any:
         try:
-            return await func(*args, **kwargs)
-        except AppError as exc:
-            raise ValueError(exc.message) from None
+            return await func(self, request, *args)
+        except (AppError, ValueError) as exc:
+            problems = FormProblems.caught(exc)
+        remember(request, problems)
+        raise problems
 
     return wrapper
 
@@ -168,14 +208,11 @@ def form_errors(func: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[
 
 class TariffAdmin(ConsoleView, model=Tariff):
     name = "Tariff"
-    name_plural = "Tariffs"
     icon = "fa-solid fa-tags"
     column_list = [Tariff.id, Tariff.name, Tariff.price, Tariff.currency, Tariff.is_active]
     column_labels = {Tariff.price: "price, ₽"}
-    column_formatters = {Tariff.price: money_cell}
     column_searchable_list = [Tariff.name]
     column_default_sort = (Tariff.id, True)
-    column_formatters_detail = {Tariff.price: money_cell}
     form_columns = [Tariff.name, Tariff.price, Tariff.currency, Tariff.is_active]
     form_overrides = {"price": StringField}
     form_args = {
@@ -195,13 +232,15 @@ class TariffAdmin(ConsoleView, model=Tariff):
 
     @form_errors
     async def insert_model(self, request: Request, data: dict) -> Any:
-        data = {**data, "price": formatting.parse_roubles(data.get("price"))}
+        with in_field("price"):
+            data = {**data, "price": formatting.parse_roubles(data.get("price"))}
         out = await handlers.create_tariff(validated(TariffCreate, data), actor_id=actor(request))
         return Tariff(id=out.id)
 
     @form_errors
     async def update_model(self, request: Request, pk: str, data: dict) -> Any:
-        data = {**data, "price": formatting.parse_roubles(data.get("price"))}
+        with in_field("price"):
+            data = {**data, "price": formatting.parse_roubles(data.get("price"))}
         out = await handlers.update_tariff(
             int(pk), validated(TariffUpdate, data), actor_id=actor(request)
         )
@@ -248,29 +287,49 @@ def confirmed(message: str, label: str) -> Callable:
     return decorate
 
 
+def joint_problems(terms: dict) -> None:
+    """The terms' rules that join two fields (the schema checks them for the whole body, so
+    without a field), said under the field an operator changes to mend them."""
+    problems = {}
+    known_type = terms.get("discount_type") in set(DiscountType)
+    if known_type and (problem := rules.value_problem(terms["discount_type"], terms["value"])):
+        problems["value"] = [problem]
+    window = terms.get("valid_from"), terms.get("valid_until")
+    if all(window) and rules.window_problem(*window):
+        problems["valid_until"] = ["must be after Valid from"]
+    if problems:
+        raise FormProblems(problems)
+
+
+# A code's terms are listed once (PromocodeTerms). The list shows those that fit a cell: the
+# type within the terms' words, the use limit within the uses (a generated code's batch is on
+# its page, and the Batch filter picks them).
+NOT_LISTED = ("discount_type", "max_uses", "tariff_ids", "description")
+LISTED_TERMS = [t for t in PromocodeTerms.model_fields if t not in NOT_LISTED]
+
+
+def uses_cell(model: Any, attribute: str) -> str:
+    return f"{model.uses} of {model.max_uses}" if model.max_uses is not None else str(model.uses)
+
+
 class PromocodeAdmin(ConsoleView, model=Promocode):
     name = "Promo code"
-    name_plural = "Promo codes"
     icon = "fa-solid fa-ticket"
-    column_list = [
-        Promocode.id,
-        Promocode.code,
-        Promocode.discount_type,
-        Promocode.value,
-        Promocode.uses,
-        Promocode.max_uses,
-        Promocode.per_user_limit,
-        Promocode.valid_from,
-        Promocode.valid_until,
-        Promocode.audience,
-        Promocode.is_active,
-        Promocode.batch_id,
-    ]
+    column_list = ["code", *LISTED_TERMS, "uses"]
     column_searchable_list = [Promocode.code]
     column_sortable_list = [Promocode.id, Promocode.code, Promocode.uses, Promocode.valid_until]
     column_default_sort = (Promocode.id, True)
-    column_labels = {Promocode.value: "terms", Promocode.batch_id: "batch"}
-    column_formatters = {Promocode.code: code_cell, Promocode.value: terms_cell}
+    column_labels = {
+        Promocode.value: "terms",
+        Promocode.valid_from: "valid from",
+        Promocode.valid_until: "valid until",
+        Promocode.per_user_limit: "per user",
+        Promocode.is_active: "active",
+    }
+    column_formatters = {
+        Promocode.value: terms_cell,
+        Promocode.uses: uses_cell,
+    }
     column_filters = [
         StaticValuesFilter(Promocode.discount_type, [(t.value, t.value) for t in DiscountType]),
         StaticValuesFilter(Promocode.audience, [(a.value, a.value) for a in Audience]),
@@ -278,19 +337,7 @@ class PromocodeAdmin(ConsoleView, model=Promocode):
         ValidityFilter(),
         BatchFilter(),
     ]
-    form_columns = [
-        Promocode.code,
-        Promocode.discount_type,
-        Promocode.value,
-        Promocode.valid_from,
-        Promocode.valid_until,
-        Promocode.max_uses,
-        Promocode.per_user_limit,
-        Promocode.tariff_ids,
-        Promocode.audience,
-        Promocode.is_active,
-        Promocode.description,
-    ]
+    form_columns = ["code", *PromocodeTerms.model_fields]
     # A code's text never changes after creation (customers may hold it): not on the edit
     # form; its page says so.
     form_edit_rules = list(PromocodeTerms.model_fields)
@@ -310,10 +357,20 @@ class PromocodeAdmin(ConsoleView, model=Promocode):
             "validators": [InputRequired()],
         },
         "audience": {"choices": [a.value for a in Audience]},
-        "valid_from": {"validators": [Optional()], "description": "UTC; empty: now"},
-        "valid_until": {"validators": [Optional()], "description": "UTC; empty: no end"},
+        "valid_from": {
+            "label": "Valid from (UTC)",
+            "validators": [Optional()],
+            "description": "a moment in UTC, e.g. 2026-12-31 21:00:00 for midnight in Moscow; "
+            "empty: now",
+        },
+        "valid_until": {
+            "label": "Valid until (UTC)",
+            "validators": [Optional()],
+            "description": "a moment in UTC; empty: no end",
+        },
         "max_uses": {"description": "empty: unlimited"},
-        "per_user_limit": {"description": "empty: unlimited"},
+        "per_user_limit": {"label": "Per user limit", "description": "empty: unlimited"},
+        "is_active": {"label": "Active"},
         "tariff_ids": {
             "label": "Tariffs",
             "description": "none chosen: every tariff",
@@ -347,8 +404,10 @@ class PromocodeAdmin(ConsoleView, model=Promocode):
 
     def _terms(self, data: dict) -> dict:
         data = dict(data)
-        data["value"] = formatting.value_from_form(data.get("discount_type"), data.get("value"))
+        with in_field("value"):
+            data["value"] = formatting.value_from_form(data.get("discount_type"), data.get("value"))
         data["tariff_ids"] = data.get("tariff_ids") or []
+        joint_problems(data)
         return data
 
     @form_errors
@@ -358,9 +417,10 @@ class PromocodeAdmin(ConsoleView, model=Promocode):
             async with self.session_maker() as session:
                 prices = dict((await session.execute(select(Tariff.id, Tariff.price))).all())
             if why := never_discounts(terms, prices):
-                raise ValueError(
+                raise FormProblems.of(
+                    "create_anyway",
                     f"This code can never give a discount: {why}. Change it, or tick "
-                    "'Create it anyway' to create it all the same."
+                    "'Create it anyway' to create it all the same.",
                 )
         out = await handlers.create_promocode(terms, actor_id=actor(request))
         return Promocode(id=out.id)
@@ -393,19 +453,11 @@ class PromocodeAdmin(ConsoleView, model=Promocode):
 # -- groups and targeting -----------------------------------------------------------------
 
 
-def group_cell(model: Any, attribute: str) -> Markup:
-    group_id = model.id if isinstance(model, UserGroup) else getattr(model, "group_id", None)
-    if group_id is None:
-        return Markup("")
-    text = getattr(model, attribute)
-    return Markup('<a href="/admin/groups/{}">{}</a>').format(group_id, text)
-
-
 class GroupAdmin(ConsoleView, model=UserGroup):
     name = "User group"
-    name_plural = "User groups"
     icon = "fa-solid fa-users"
     column_list = [UserGroup.id, UserGroup.name, UserGroup.description, UserGroup.created_at]
+    column_default_sort = (UserGroup.id, True)  # the newest first, as on every list
     column_formatters = {UserGroup.name: group_cell}
     column_searchable_list = [UserGroup.name]
     form_columns = [UserGroup.name, UserGroup.description]
@@ -425,14 +477,53 @@ async def _group_choices(session_maker: Any) -> list[tuple[int, str]]:
     return [(r.id, r.name) for r in rows]
 
 
-async def _user_choices(session_maker: Any, limit: int = 1000) -> list[tuple[str, str]]:
-    async with session_maker() as session:
-        rows = (
-            await session.execute(
-                select(User.id, User.status).order_by(User.registered_at.desc()).limit(limit)
-            )
-        ).all()
-    return [(str(r.id), f"{r.id} ({r.status})") for r in rows]
+class UserLookup(QueryAjaxModelLoader):
+    """The users picker's search as the operator types (SQLAdmin's ajax lookup): any part of
+    an email (asked of auth, with the operator's token) or of an id, among all users."""
+
+    def __init__(self, view: ModelView) -> None:
+        super().__init__(USER_PICKER, User, view, fields=["id"])
+
+    async def get_list(self, request: Request, term: str) -> list[dict[str, Any]]:
+        return await people.user_search(request, term)
+
+    def format(self, found: Any) -> dict[str, Any]:
+        """A found user with their email; a value sent back after an error as its id."""
+        if isinstance(found, dict):
+            email = found["email"] or "(no email at auth)"
+            return {"id": str(found["id"]), "text": f"{email}: {found['id']} ({found['status']})"}
+        return {"id": str(found), "text": str(found)}
+
+
+class UsersPicked(AjaxSelectMultipleField):
+    """The ids the picker sent; each must be a user id (the handler checks it exists)."""
+
+    def pre_validate(self, form: Form) -> None:
+        for value in self.data or []:
+            try:
+                uuid.UUID(str(value))
+            except ValueError:
+                raise StopValidation(f"'{value}' is not a user id") from None
+
+
+def users_picker(view: ModelView, validators: list) -> UsersPicked:
+    return UsersPicked(
+        view._form_ajax_refs[USER_PICKER],
+        "Users",
+        description=PICK_USERS,
+        validators=validators,
+        render_kw={**FULL_WIDTH, "placeholder": "type a part of an email or id"},
+    )
+
+
+class TargetingView(ConsoleView):
+    """A create form with a users picker that searches all users as the operator types."""
+
+    can_edit = False
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._form_ajax_refs[USER_PICKER] = UserLookup(self)
 
 
 async def _code_choices(session_maker: Any, limit: int = 1000) -> list[tuple[int, str]]:
@@ -448,34 +539,31 @@ async def _code_choices(session_maker: Any, limit: int = 1000) -> list[tuple[int
     return [(r.id, r.code) for r in rows]
 
 
-PICK_USERS = "newest 1000 users; to find one by email, use Users or the group's / code's page"
+USER_PICKER = "user_ids"
+# The console's own form fields look like SQLAdmin's (and a picker spans the form).
+FULL_WIDTH = {"class": "form-control", "style": "width: 100%"}
+PICK_USERS = "type at least 3 letters of an email, or a part of an id; pick one or more"
 
 
-class GroupMemberAdmin(ConsoleView, model=GroupMember):
+class GroupMemberAdmin(TargetingView, model=GroupMember):
     name = "Group member"
-    name_plural = "Group members"
     icon = "fa-solid fa-user-plus"
     column_list = [GroupMember.group_id, GroupMember.user_id, GroupMember.added_at]
-    column_formatters = {GroupMember.user_id: user_cell, GroupMember.group_id: group_cell}
     column_searchable_list = [GroupMember.user_id]
-    can_edit = False
 
     async def scaffold_form(self, rules: list[str] | None = None) -> type[Form]:
         groups = await _group_choices(self.session_maker)
-        users = await _user_choices(self.session_maker)
 
         class MembersForm(Form):
-            group_id = SelectField("Group", choices=groups, coerce=int)
-            user_ids = SelectMultipleField(
-                "Users", choices=users, description=PICK_USERS, validators=[InputRequired()]
-            )
+            group_id = SelectField("Group", choices=groups, coerce=int, render_kw=FULL_WIDTH)
+            user_ids = users_picker(self, [InputRequired("pick at least one user")])
 
         return MembersForm
 
     @form_errors
     async def insert_model(self, request: Request, data: dict) -> Any:
         group_id = int(data["group_id"])
-        body = validated(MembersRequest, {"user_ids": data.get("user_ids") or []})
+        body = validated(MembersRequest, {"user_ids": list(data.get("user_ids") or [])})
         await handlers.add_group_members(group_id, body, actor_id=actor(request))
         return GroupMember(group_id=group_id, user_id=body.user_ids[0])
 
@@ -486,38 +574,22 @@ class GroupMemberAdmin(ConsoleView, model=GroupMember):
         )
 
 
-class AssignmentAdmin(ConsoleView, model=PromocodeAssignment):
+class AssignmentAdmin(TargetingView, model=PromocodeAssignment):
     name = "Assignment"
-    name_plural = "Assignments"
     icon = "fa-solid fa-link"
-    column_list = [
-        PromocodeAssignment.id,
-        PromocodeAssignment.promocode_id,
-        PromocodeAssignment.user_id,
-        PromocodeAssignment.group_id,
-        PromocodeAssignment.created_at,
-    ]
+    column_list = "__all__"
     column_labels = {PromocodeAssignment.promocode_id: "code"}
-    column_formatters = {
-        PromocodeAssignment.promocode_id: code_cell,
-        PromocodeAssignment.user_id: user_cell,
-        PromocodeAssignment.group_id: group_cell,
-    }
-    can_edit = False
 
     async def scaffold_form(self, rules: list[str] | None = None) -> type[Form]:
         codes = await _code_choices(self.session_maker)
         groups = await _group_choices(self.session_maker)
-        users = await _user_choices(self.session_maker)
 
         class AssignForm(Form):
-            promocode_id = SelectField("Code", choices=codes, coerce=int)
+            promocode_id = SelectField("Code", choices=codes, coerce=int, render_kw=FULL_WIDTH)
             group_ids = SelectMultipleField(
-                "Groups", choices=groups, coerce=int, validators=[Optional()]
+                "Groups", choices=groups, coerce=int, validators=[Optional()], render_kw=FULL_WIDTH
             )
-            user_ids = SelectMultipleField(
-                "Users", choices=users, description=PICK_USERS, validators=[Optional()]
-            )
+            user_ids = users_picker(self, [Optional()])
 
         return AssignForm
 
@@ -526,7 +598,10 @@ class AssignmentAdmin(ConsoleView, model=PromocodeAssignment):
         promocode_id = int(data["promocode_id"])
         body = validated(
             AssignmentRequest,
-            {"user_ids": data.get("user_ids") or [], "group_ids": data.get("group_ids") or []},
+            {
+                "user_ids": list(data.get("user_ids") or []),
+                "group_ids": data.get("group_ids") or [],
+            },
         )
         if not body.user_ids and not body.group_ids:
             raise ValueError("choose at least one user or group")
@@ -548,12 +623,10 @@ class AssignmentAdmin(ConsoleView, model=PromocodeAssignment):
 # -- read-only ----------------------------------------------------------------------------
 
 
-class PurchaseAdmin(ReadOnlyView, model=Purchase):
+class PurchaseAdmin(RecordView, model=Purchase):
     name = "Purchase"
-    name_plural = "Purchases"
     icon = "fa-solid fa-cart-shopping"
     column_list = [
-        Purchase.created_at,
         Purchase.user_id,
         Purchase.tariff_id,
         Purchase.code,
@@ -565,36 +638,17 @@ class PurchaseAdmin(ReadOnlyView, model=Purchase):
         Purchase.cancel_reason,
     ]
     column_labels = {Purchase.final_price: "paid"}
-    column_formatters = {
-        Purchase.user_id: user_cell,
-        Purchase.code: code_cell,
-        Purchase.base_price: money_cell,
-        Purchase.discount: money_cell,
-        Purchase.final_price: money_cell,
-    }
-    column_default_sort = (Purchase.created_at, True)
     column_searchable_list = [Purchase.code, Purchase.user_id]
     column_filters = [
         AllUniqueStringValuesFilter(Purchase.status),
         AllUniqueStringValuesFilter(Purchase.source),
-        SinceFilter(Purchase.created_at),
     ]
 
 
-class AttemptAdmin(ReadOnlyView, model=PromocodeAttempt):
+class AttemptAdmin(RecordView, model=PromocodeAttempt):
     name = "Failed attempt"
-    name_plural = "Failed attempts"
     icon = "fa-solid fa-circle-exclamation"
-    column_list = [
-        PromocodeAttempt.created_at,
-        PromocodeAttempt.user_id,
-        PromocodeAttempt.code,
-        PromocodeAttempt.tariff_id,
-        PromocodeAttempt.reason,
-        PromocodeAttempt.endpoint,
-    ]
-    column_formatters = {PromocodeAttempt.user_id: user_cell, PromocodeAttempt.code: code_cell}
-    column_default_sort = (PromocodeAttempt.created_at, True)
+    column_exclude_list = [PromocodeAttempt.id, PromocodeAttempt.promocode_id]
     column_searchable_list = [
         PromocodeAttempt.code,
         PromocodeAttempt.reason,
@@ -603,32 +657,21 @@ class AttemptAdmin(ReadOnlyView, model=PromocodeAttempt):
     column_filters = [
         AllUniqueStringValuesFilter(PromocodeAttempt.reason),
         AllUniqueStringValuesFilter(PromocodeAttempt.endpoint),
-        SinceFilter(PromocodeAttempt.created_at),
     ]
 
 
 def batch_cell(model: Any, attribute: str) -> Markup:
-    """The batch's id, linking to its codes (with their uses) and to its CSV."""
-    return Markup(
-        '<a href="/admin/promocode/list?batch={}">{}</a> '
-        '(<a href="/admin/operations?batch_csv={}">CSV</a>)'
-    ).format(model.id, model.id, model.id)
+    """The batch's size, linking to its page (its codes, their usage and its CSV)."""
+    return Markup('<a href="/admin/batches/{}">{} codes</a>').format(model.id, model.count)
 
 
-class BatchAdmin(ReadOnlyView, model=PromocodeBatch):
+class BatchAdmin(RecordView, model=PromocodeBatch):
     name = "Generated batch"
     name_plural = "Generated batches"
     icon = "fa-solid fa-boxes-stacked"
-    column_list = [
-        PromocodeBatch.created_at,
-        PromocodeBatch.id,
-        PromocodeBatch.count,
-        PromocodeBatch.prefix,
-        PromocodeBatch.pattern,
-        PromocodeBatch.length,
-    ]
-    column_formatters = {PromocodeBatch.id: batch_cell}
-    column_default_sort = (PromocodeBatch.created_at, True)
+    column_exclude_list = [PromocodeBatch.id, PromocodeBatch.created_by]
+    column_labels = {PromocodeBatch.count: "batch"}
+    column_formatters = {PromocodeBatch.count: batch_cell}
 
 
 VIEWS = [

@@ -7,7 +7,14 @@ import uuid
 
 import httpx
 
-from tests.support.admin import AdminClient, alerts, new_account, operator
+from tests.support.admin import (
+    AdminClient,
+    alerts,
+    code_form,
+    field_problems,
+    new_account,
+    operator,
+)
 from tests.support.db import events_for, sql
 
 __all__ = ["operator"]  # the fixture
@@ -53,24 +60,16 @@ async def test_creating_a_tariff_goes_through_the_handler_and_emits_its_event(op
     assert response.status_code == 302, response.text
     [row] = await sql("SELECT id, price FROM tariffs WHERE name = :n", n=name)
     assert row["price"] == 19_900
-    assert len(await events_for(row["id"], "tariff.created")) == 1
+    # Other tests write synthetic events whose aggregate id may equal this tariff's id.
+    created = await events_for(row["id"], "tariff.created")
+    assert [e["payload"]["id"] for e in created if e["payload"].get("name") == name] == [row["id"]]
 
 
 async def test_a_code_breaking_the_domain_rules_is_refused_with_the_reason(operator):
     code = f"ADM{uuid.uuid4().hex[:8].upper()}"
-    response = await operator.send_form(
-        "/admin/promocode/create",
-        {
-            "code": code,
-            "discount_type": "percent",
-            "value": "150",
-            "audience": "everyone",
-            "per_user_limit": "1",
-            "is_active": "y",
-        },
-    )
+    response = await operator.send_form("/admin/promocode/create", code_form(code, value="150"))
     assert response.status_code == 400
-    assert "between 1 and 100" in alerts(response.text)
+    assert "between 1 and 100" in field_problems(response.text)["value"]
     assert await sql("SELECT id FROM promocodes WHERE code = :c", c=code) == []
 
 
@@ -78,14 +77,7 @@ async def test_disabling_a_code_from_the_list(operator):
     code = f"ADM{uuid.uuid4().hex[:8].upper()}"
     created = await operator.send_form(
         "/admin/promocode/create",
-        {
-            "code": code.lower(),
-            "discount_type": "amount",
-            "value": "50.00",
-            "audience": "everyone",
-            "per_user_limit": "1",
-            "is_active": "y",
-        },
+        code_form(code.lower(), discount_type="amount", value="50.00"),
     )
     assert created.status_code == 302, alerts(created.text)
     [row] = await sql("SELECT id, is_active FROM promocodes WHERE code = :c", c=code)

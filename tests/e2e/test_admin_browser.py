@@ -2,9 +2,8 @@
 promotion run the way an operator clicks through it. Skipped only where /usr/bin/chromium is
 not installed (`apt-get install chromium`); no browser is ever downloaded.
 
-Screenshots of the main screens go to a temporary folder, or to `ADMIN_SCREENSHOTS_DIR` when
-set: `ADMIN_SCREENSHOTS_DIR=docs/images make test` refreshes the pictures the README shows
-(not on every run, so a test run leaves the work tree clean)."""
+Every run saves screenshots of the main screens to docs/images, the pictures the README and
+docs/admin.md show, so they always show the console as it is."""
 
 import json
 import os
@@ -31,10 +30,12 @@ pytestmark = pytest.mark.skipif(
 )
 
 
+IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
+
+
 @pytest.fixture(scope="module")
-def images(tmp_path_factory) -> Path:
-    chosen = os.environ.get("ADMIN_SCREENSHOTS_DIR")
-    return Path(chosen).resolve() if chosen else tmp_path_factory.mktemp("admin-screens")
+def images() -> Path:
+    return IMAGES
 
 
 @pytest.fixture
@@ -55,9 +56,9 @@ async def page():
 def shot(page, images):
     """`await shot("name")`: the whole page as images/name.png."""
 
-    async def take(name: str) -> None:
+    async def take(name: str, full_page: bool = True) -> None:
         images.mkdir(parents=True, exist_ok=True)
-        await page.screenshot(path=str(images / f"{name}.png"), full_page=True)
+        await page.screenshot(path=str(images / f"{name}.png"), full_page=full_page)
 
     return take
 
@@ -120,15 +121,23 @@ async def test_an_operator_runs_a_promotion_in_a_real_browser(platform, page, sh
     await page.wait_for_url(re.compile(r"/admin/tariff/list"))
     assert await page.get_by_text("399.00 ₽").first.is_visible()
 
-    # A code for assigned users only: 25% off, empty Valid From (= now).
+    # A code for assigned users only: 25% off, empty Valid From (= now). A percent of 250 is
+    # refused under the Value field, the form keeping what was typed.
     await open_form(page, f"{admin}/admin/promocode/create", "#code")
     await page.fill("#code", code_text)
     await page.select_option("#discount_type", "percent")
-    await page.fill("#value", "25")
+    await page.fill("#value", "250")
     await page.select_option("#audience", "assigned")
+    await page.get_by_role("button", name="Save", exact=True).click()
+    problem = page.locator("#value ~ .invalid-feedback")
+    await expect(problem).to_have_text("a percent discount is between 1 and 100")
+    assert await page.input_value("#code") == code_text
+    assert await page.input_value("#audience") == "assigned"
     await shot("admin-code-form")
+    await page.fill("#value", "25")
     await page.get_by_role("button", name="Save", exact=True).click()
     await page.wait_for_url(re.compile(r"/admin/promocode/list"))
+    await shot("admin-codes", full_page=False)  # the first rows of a long list
     await page.get_by_role("link", name=code_text).click()
     await page.wait_for_url(re.compile(r"/admin/codes/\d+"))
     code_url = page.url
@@ -212,12 +221,50 @@ async def test_an_operator_runs_a_promotion_in_a_real_browser(platform, page, sh
         },
     )
     await page.goto(f"{admin}/admin/pipeline")
-    row = page.locator("#dead-letters tr", has_text=entry_id)
+    row = page.locator("#dead-letters tr", has_text=event_id)
     assert "KeyError" in await row.inner_text()
     await shot("admin-pipeline")
     await row.get_by_role("button", name="Replay").click()
     await page.get_by_text(f"Dead letter {entry_id} put back").wait_for()
     assert await redis.xrange(f"{LOYALTY_EVENTS}.dlq", min=entry_id, max=entry_id) == []
+
+
+async def test_an_operator_picks_members_by_typing_and_reads_a_batchs_page(platform, page, shot):
+    """The group members form searches every user as the operator types (an email through
+    auth); the generator leads to the batch's page with its codes, usage and CSV."""
+    admin = platform.urls["admin"]
+    tag = uuid.uuid4().hex[:8]
+    member, email = await registered_buyer(platform, f"pick-{tag}@example.com")
+    group = await create_group()
+    await sign_in(page, admin)
+
+    await open_form(page, f"{admin}/admin/group-member/create", "#group_id")
+    await page.select_option("#group_id", str(group.id))
+    await page.locator("#user_ids + .select2 .select2-selection").click()
+    await page.locator(".select2-search__field").fill(f"pick-{tag}")
+    await page.locator(".select2-results__option", has_text=email).click()
+    await shot("admin-member-picker")
+    await page.get_by_role("button", name="Save", exact=True).click()
+    await page.wait_for_url(re.compile(r"/admin/group-member/list"))
+    assert await sql(
+        "SELECT 1 FROM group_members WHERE group_id = :g AND user_id = :u", g=group.id, u=member
+    )
+
+    await page.goto(f"{admin}/admin/operations")
+    generator = page.locator("form", has_text="Generate promo codes")
+    await generator.get_by_label("Count", exact=True).fill("120")
+    await generator.get_by_label("Prefix (optional), e.g. SPRING-").fill(f"B{tag[:4].upper()}-")
+    await generator.get_by_label("Value: percent").fill("15")
+    await generator.get_by_role("button", name="Generate").click()
+    await page.get_by_role("link", name="The batch's page").click()
+    await page.wait_for_url(re.compile(r"/admin/batches/"))
+    assert await page.locator('[data-figure="codes"]').inner_text() == "120"
+    assert await page.locator('[data-figure="unused"]').inner_text() == "120"
+    assert await page.locator("#batch-codes tr").count() == 51  # a header and 50 codes
+    await shot("admin-batch")
+    async with page.expect_download() as download:
+        await page.get_by_role("link", name="Download CSV").click()
+    assert (await download.value).suggested_filename.endswith(".csv")
 
 
 async def test_sqladmins_own_buttons_carry_the_csrf_token_in_a_real_browser(platform, page):

@@ -12,7 +12,7 @@ from sqlalchemy import text
 from core.config import get_settings
 from core.db import get_engine
 from core.redis import get_redis
-from tests.support.admin import AdminClient, new_account, operator
+from tests.support.admin import AdminClient, code_form, new_account, operator
 from tests.support.db import sql
 
 __all__ = ["operator"]  # the fixture
@@ -20,17 +20,7 @@ __all__ = ["operator"]  # the fixture
 
 async def new_code(client: AdminClient) -> dict:
     code = f"SEC{uuid.uuid4().hex[:8].upper()}"
-    response = await client.send_form(
-        "/admin/promocode/create",
-        {
-            "code": code,
-            "discount_type": "percent",
-            "value": "10",
-            "audience": "everyone",
-            "per_user_limit": "1",
-            "is_active": "y",
-        },
-    )
+    response = await client.send_form("/admin/promocode/create", code_form(code))
     assert response.status_code == 302, response.text[-1500:]
     [row] = await sql("SELECT id, code, is_active FROM promocodes WHERE code = :c", c=code)
     return row

@@ -3,6 +3,7 @@ read the page's CSRF token, post forms with it."""
 
 import re
 import uuid
+from html import unescape
 from urllib.parse import urlencode
 
 import httpx
@@ -25,6 +26,41 @@ def csrf_of(html: str) -> str:
 def alerts(html: str) -> str:
     """The error messages the admin shows above a form."""
     return " ".join(re.findall(r"(?s)alert-danger[^>]*>(.*?)</div", html))
+
+
+FIELD_BLOCK = re.compile(r'(?s)<label[^>]*for="(\w+)".*?(?=<label[^>]*for=|</fieldset>)')
+FEEDBACK = re.compile(r'(?s)<div class="invalid-feedback">(.*?)</div>')
+MARKED = re.compile(r'(?s)data-problem="(\w+)">(.*?)</div>')
+
+
+def html_text(fragment: str) -> str:
+    return unescape(fragment).strip()
+
+
+def field_problems(html: str) -> dict[str, str]:
+    """field name -> the message shown under that field (SQLAdmin's forms and the console's
+    own, which mark a message with data-problem)."""
+    found = {}
+    for block in FIELD_BLOCK.finditer(html):
+        if messages := FEEDBACK.findall(block.group(0)):
+            found[block.group(1)] = " ".join(html_text(m) for m in messages)
+    for name, message in MARKED.findall(html):
+        found[name] = f"{found.get(name, '')} {html_text(message)}".strip()
+    return found
+
+
+def code_form(code: str, **fields: str) -> dict[str, str]:
+    """The promo code create form as an operator fills it: 10% off for everyone, once per
+    user, active; `fields` change or add to that."""
+    return {
+        "code": code,
+        "discount_type": "percent",
+        "value": "10",
+        "audience": "everyone",
+        "per_user_limit": "1",
+        "is_active": "y",
+        **fields,
+    }
 
 
 async def new_account(role: str) -> str:

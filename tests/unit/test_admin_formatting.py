@@ -91,3 +91,28 @@ def test_an_operator_reads_the_real_reason_where_the_buyer_is_told_less():
 
     assert reason_words("promocode_expired") == "This promo code has expired"
     assert "only for assigned users" in reason_words("promocode_not_assigned")
+
+
+def test_a_stream_entry_is_shown_as_the_moment_it_was_added():
+    assert formatting.stream_moment("1796420180663-0") == "2026-12-04 21:36 UTC"
+    assert formatting.stream_moment("0-0") == "1970-01-01 00:00 UTC"
+    assert formatting.stream_moment(None) == ""
+
+
+def test_a_batchs_terms_say_what_each_code_offers_without_one_codes_uses():
+    code = SimpleNamespace(
+        discount_type="percent",
+        value=15,
+        valid_from=datetime(2026, 12, 4, 21, 30, tzinfo=UTC),
+        valid_until=None,
+        max_uses=1,
+        uses=1,
+        per_user_limit=1,
+        tariff_ids=[],
+        audience="everyone",
+        is_active=False,
+    )
+    said = formatting.terms(code, batch=True)
+    assert "each code can be used 1 time(s)" in said
+    assert not any("used 1 of" in s or s in ("disabled", "active") for s in said)
+    assert "valid from 2026-12-04 21:30 UTC, no end date" in said
