@@ -9,6 +9,8 @@ from sqlalchemy import MetaData, Table, pool
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from core.outbox import outbox_context_column
+
 
 def run_migrations(metadata: MetaData, url: str) -> None:
     if context.is_offline_mode():
@@ -35,13 +37,21 @@ TableBuilder = Callable[[MetaData], Table]
 
 
 def create_core_table(build: TableBuilder) -> None:
-    """Creates a table core defines (`outbox_table`, `processed_events_table`) with its
-    indexes, built from the code as it is now: `create_core_table(outbox_table)`. When such a
-    definition changes, pass the migrations that call this a frozen copy of the old builder
-    and alter the table in a new migration."""
+    """Creates a table core defines with its indexes: `create_core_table(first_outbox_table)`.
+    The builder an old revision passes must stay as it was (`first_outbox_table` is the
+    outbox's frozen first definition); a change is altered in by a new revision."""
     op.get_context().impl.create_table(build(MetaData()))
 
 
 def drop_core_table(build: TableBuilder) -> None:
     """Drops a table `create_core_table` created (its indexes go with it)."""
     op.drop_table(build(MetaData()).name)
+
+
+def add_outbox_context() -> None:
+    """The outbox's `context` column (request id, trace), in every database with an outbox."""
+    op.add_column("outbox", outbox_context_column())
+
+
+def drop_outbox_context() -> None:
+    op.drop_column("outbox", "context")

@@ -35,7 +35,10 @@ from core.tracing import carried
 NOTIFY_CHANNEL = "outbox"
 
 
-def outbox_table(metadata: MetaData) -> Table:
+def first_outbox_table(metadata: MetaData) -> Table:
+    """The outbox as the initial revisions created it: frozen, so an old revision builds the
+    same table whatever changes later (a change is a column added in `outbox_table` and in a
+    new revision of each database)."""
     return Table(
         "outbox",
         metadata,
@@ -47,13 +50,24 @@ def outbox_table(metadata: MetaData) -> Table:
         Column("payload", JSON().with_variant(JSONB(), "postgresql"), nullable=False),
         Column("occurred_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
         Column("published_at", DateTime(timezone=True), nullable=True),
-        Column("context", JSON().with_variant(JSONB(), "postgresql"), nullable=True),
         Index(
             "ix_outbox_unpublished",
             "id",
             postgresql_where=text("published_at IS NULL"),
         ),
     )
+
+
+def outbox_context_column() -> Column:
+    """What an event keeps of the request that caused it (`core.tracing`), added in 2026-12."""
+    return Column("context", JSON().with_variant(JSONB(), "postgresql"), nullable=True)
+
+
+def outbox_table(metadata: MetaData) -> Table:
+    """The outbox now: the first definition and the columns added since."""
+    table = first_outbox_table(metadata)
+    table.append_column(outbox_context_column())
+    return table
 
 
 @dataclass(frozen=True)

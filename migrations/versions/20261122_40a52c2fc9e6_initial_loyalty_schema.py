@@ -7,7 +7,7 @@ from sqlalchemy.dialects import postgresql
 
 from core.inbox import processed_events_table
 from core.migrations import create_core_table, drop_core_table
-from core.outbox import outbox_table
+from core.outbox import first_outbox_table
 
 revision = "40a52c2fc9e6"
 down_revision = None
@@ -28,7 +28,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("user_id", "endpoint", "key"),
     )
     op.create_index("ix_idempotency_expires", "idempotency_keys", ["expires_at"], unique=False)
-    create_core_table(outbox_table)
+    create_core_table(first_outbox_table)
     create_core_table(processed_events_table)
     op.create_table(
         "promocode_attempts",
@@ -267,6 +267,6 @@ def downgrade() -> None:
     op.drop_index("ix_attempts_code_created", table_name="promocode_attempts")
     op.drop_table("promocode_attempts")
     drop_core_table(processed_events_table)
-    drop_core_table(outbox_table)
+    drop_core_table(first_outbox_table)
     op.drop_index("ix_idempotency_expires", table_name="idempotency_keys")
     op.drop_table("idempotency_keys")

@@ -5,14 +5,14 @@ import sqlmodel
 from alembic import op
 
 from core.migrations import create_core_table, drop_core_table
-from core.outbox import outbox_table
+from core.outbox import first_outbox_table
 
 revision = "73ffddef027f"
 down_revision = None
 
 
 def upgrade() -> None:
-    create_core_table(outbox_table)
+    create_core_table(first_outbox_table)
     op.create_table(
         "users",
         sa.Column("id", sa.Uuid(), nullable=False),
@@ -29,4 +29,4 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("users")
-    drop_core_table(outbox_table)
+    drop_core_table(first_outbox_table)
