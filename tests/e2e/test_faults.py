@@ -32,7 +32,7 @@ from loyalty.read import keys
 from loyalty.read.readers import ReadModels
 from scripts.environments import TEST_ENV
 from tests.support.disposable import DisposablePostgres, DisposableRedis
-from tests.support.factories import bearer
+from tests.support.factories import bearer, unlimited_code_json
 from tests.support.platform import PORT_OFFSET, WORKERS, Platform, caught_up
 from tests.support.polling import eventually
 
@@ -133,15 +133,7 @@ class Faulty:
             )
             assert tariff.status_code == 201, tariff.text
             code = await client.post(
-                f"{API}/promocodes",
-                json={
-                    "code": f"FAULT-{uuid.uuid4().hex[:10].upper()}",
-                    "discount_type": "percent",
-                    "value": 10,
-                    "max_uses": None,
-                    "per_user_limit": None,
-                },
-                headers=OPERATOR,
+                f"{API}/promocodes", json=unlimited_code_json("FAULT"), headers=OPERATOR
             )
             assert code.status_code == 201, code.text
         return tariff.json()["id"], code.json()
@@ -154,6 +146,17 @@ class Faulty:
         finally:
             await redis.aclose()
         await eventually(self.caught_up, timeout=30, message="the workers catching up")
+
+    async def code_and_users_with_workers_stopped(
+        self, count: int
+    ) -> tuple[int, dict, list[uuid.UUID]]:
+        """A tariff, an unlimited code and `count` users, all in the read model; then the
+        workers stopped, so what follows piles up for them."""
+        tariff_id, code = await self.tariff_and_code()
+        users = await self.users(count)
+        await self.read_model_built()
+        self.platform.stop_process(WORKERS)
+        return tariff_id, code, users
 
     async def postgres_purchases(self, user_ids: list[uuid.UUID]) -> dict[str, str]:
         rows = await self.sql(
@@ -494,10 +497,7 @@ async def test_a_hanging_dependency_costs_prompt_503s_naming_it_and_heals(faulty
 
 
 async def test_the_projector_killed_mid_stream_loses_and_doubles_nothing(faulty):
-    tariff_id, code = await faulty.tariff_and_code()
-    users = await faulty.users(600)
-    await faulty.read_model_built()
-    faulty.platform.stop_process(WORKERS)
+    tariff_id, code, users = await faulty.code_and_users_with_workers_stopped(600)
     async with httpx.AsyncClient(base_url=faulty.command, timeout=60) as client:
         applied = await client.post(
             f"{API}/promocodes/{code['id']}/apply_to_users",
@@ -534,10 +534,7 @@ async def test_the_projector_killed_mid_stream_loses_and_doubles_nothing(faulty)
 
 
 async def test_the_relay_killed_between_publishing_and_marking_doubles_nothing(faulty):
-    tariff_id, code = await faulty.tariff_and_code()
-    users = await faulty.users(5)
-    await faulty.read_model_built()
-    faulty.platform.stop_process(WORKERS)
+    tariff_id, code, users = await faulty.code_and_users_with_workers_stopped(5)
     async with httpx.AsyncClient(base_url=faulty.command, timeout=10) as client:
         for user in users:
             used = await client.post(

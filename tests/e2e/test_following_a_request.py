@@ -16,7 +16,7 @@ from core.config import get_settings
 from core.redis import make_redis
 from core.streams import LOYALTY_EVENTS
 from tests.support.db import sql
-from tests.support.factories import bearer
+from tests.support.factories import bearer, unlimited_code_json
 from tests.support.platform import PORT_OFFSET, WORKERS, Platform
 from tests.support.polling import eventually
 
@@ -49,11 +49,7 @@ async def create_code(base_url: str, headers: dict[str, str]) -> httpx.Response:
     async with httpx.AsyncClient(base_url=base_url, timeout=10) as client:
         response = await client.post(
             f"{API}/promocodes",
-            json={
-                "code": f"FOLLOW-{uuid.uuid4().hex[:10].upper()}",
-                "discount_type": "percent",
-                "value": 10,
-            },
+            json=unlimited_code_json("FOLLOW"),
             headers={**OPERATOR, **headers},
         )
     assert response.status_code == 201, response.text
