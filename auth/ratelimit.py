@@ -26,8 +26,8 @@ import math
 from redis.asyncio import Redis
 
 from auth import rules
-from auth.config import AuthSettings
 from auth.errors import TooManyFailedLogins, TooManyRegistrations
+from core.config import Settings
 from core.ratelimit import SlidingWindowLimiter
 
 EMAIL_KEYS = "auth:failed_logins:email"
@@ -45,7 +45,7 @@ def pair_subject(email: str, address: str) -> str:
 
 
 class LoginLimiter:
-    def __init__(self, redis: Redis, settings: AuthSettings) -> None:
+    def __init__(self, redis: Redis, settings: Settings) -> None:
         window = settings.login_window_seconds
         self.settings = settings
         self.by_pair = SlidingWindowLimiter(
@@ -94,7 +94,7 @@ class LoginLimiter:
 
 
 class RegistrationLimiter:
-    def __init__(self, redis: Redis, settings: AuthSettings) -> None:
+    def __init__(self, redis: Redis, settings: Settings) -> None:
         self.by_address = SlidingWindowLimiter(
             redis,
             REGISTRATION_KEYS,

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from auth import rules
-from auth.config import get_auth_settings
 from auth.errors import (
     InvalidCredentials,
     InvalidRefreshToken,
@@ -80,7 +79,7 @@ async def register(email: str, password: str, client_address: str) -> User:
     email = normalize_email(email)
     ensure_password_policy(password, email)
     # Counted before the insert: a taken email counts too (probing which emails exist).
-    await RegistrationLimiter(_redis(), get_auth_settings()).count(client_address)
+    await RegistrationLimiter(_redis(), get_settings()).count(client_address)
     user = User(email=email, password_hash=await hash_password_async(password))
     async with auth_uow() as uow:
         await uow.users.add(user)
@@ -106,7 +105,7 @@ def _start_or_extend_family(uow: AuthUnitOfWork, user: User, family_id: uuid.UUI
 
 async def login(email: str, password: str, client_address: str) -> TokenPair:
     email = normalize_email(email)
-    limiter = LoginLimiter(_redis(), get_auth_settings())
+    limiter = LoginLimiter(_redis(), get_settings())
     await limiter.ensure_allowed(email, client_address)
     async with auth_uow() as uow:
         user = await uow.users.by_email(email)

@@ -46,6 +46,22 @@ class Settings(BaseSettings):
     max_body_bytes: int = 1_048_576
     idempotency_ttl_seconds: int = 24 * 3600
 
+    # Auth: the login and registration limits (docs/security.md)
+    # Failed logins within the window before 429 `too_many_attempts`: for one email from one
+    # address (that address alone is locked out of that account), and from one address
+    # whatever the emails (password spraying).
+    login_failures_per_email_and_address: int = 5
+    login_failures_per_address: int = 20
+    login_window_seconds: int = 15 * 60
+    # From this many failures of one email within the window, whatever the addresses, each
+    # attempt waits 1, 2, 4, ... seconds (at most `login_backoff_max_seconds`) after the
+    # latest failure: guessing is slowed, the owner waits seconds, never the window.
+    login_backoff_after_failures_per_email: int = 10
+    login_backoff_max_seconds: int = 30
+    # Registrations (accounts created or emails found taken) per client address per window.
+    registrations_per_address: int = 20
+    registration_window_seconds: int = 3600
+
     # Streams
     stream_block_ms: int = 2000
     stream_claim_idle_ms: int = 30_000

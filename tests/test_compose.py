@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-from auth.config import AuthSettings
 from core.addresses import parse_networks
 from core.config import Settings
 from scripts.processes import HTTP_SERVICES, http_command
@@ -36,7 +35,7 @@ HTTP_SERVICE_OF = {
 GATEWAY_PORT = 8000
 # Variables read by the images of Postgres and Locust rather than by our Settings.
 FOREIGN_VARIABLES = {"POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB", "LOCUST_LOGLEVEL"}
-SETTINGS_VARIABLES = {name.upper() for name in [*Settings.model_fields, *AuthSettings.model_fields]}
+SETTINGS_VARIABLES = {name.upper() for name in Settings.model_fields}
 
 
 def as_argv(command: str | list[str]) -> list[str]:

@@ -10,7 +10,7 @@ import uuid
 
 import httpx
 
-from auth.config import get_auth_settings
+from core.config import get_settings
 from tests.support.polling import eventually
 
 AUTH = "/api/v1/auth"
@@ -58,7 +58,7 @@ async def login(client, email: str, password: str = PASSWORD, forwarded_for: str
 async def test_a_spoofed_forwarded_for_on_the_service_port_does_not_escape_the_address_limit(
     platform,
 ):
-    limit = get_auth_settings().login_failures_per_address
+    limit = get_settings().login_failures_per_address
     email = await registered(platform)
     async with auth_client(platform, new_loopback()) as direct:
         for _ in range(limit):
@@ -73,7 +73,7 @@ async def test_a_spoofed_forwarded_for_on_the_service_port_does_not_escape_the_a
 
 
 async def test_the_forwarded_for_of_the_configured_proxy_names_the_client(platform):
-    limit = get_auth_settings().login_failures_per_address
+    limit = get_settings().login_failures_per_address
     email = await registered(platform)
     attacker, owner = new_address(), new_address()
     async with auth_client(platform) as gateway:
@@ -91,7 +91,7 @@ async def test_the_forwarded_for_of_the_configured_proxy_names_the_client(platfo
 
 
 async def test_an_attacker_cannot_lock_the_owner_out_from_one_address(platform):
-    limit = get_auth_settings().login_failures_per_email_and_address
+    limit = get_settings().login_failures_per_email_and_address
     email = await registered(platform)
     attacker = new_address()
     async with auth_client(platform) as gateway:
@@ -107,7 +107,7 @@ async def test_an_attacker_cannot_lock_the_owner_out_from_one_address(platform):
 async def test_guessing_one_account_from_many_addresses_only_delays_the_owner_for_seconds(
     platform,
 ):
-    settings = get_auth_settings()
+    settings = get_settings()
     after = settings.login_backoff_after_failures_per_email
     per_pair = settings.login_failures_per_email_and_address
     email = await registered(platform)

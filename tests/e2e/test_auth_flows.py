@@ -13,7 +13,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from auth.config import get_auth_settings
+from core.config import get_settings
 from core.db import get_engine
 from core.security import decode_access_token
 from tests.support.db import loyalty_status
@@ -303,7 +303,7 @@ async def test_failed_logins_lock_that_address_out_of_that_account_only(platform
     async with auth_client(platform) as client:
         _, email = await register(client)
         await fail_logins(
-            client, get_auth_settings().login_failures_per_email_and_address, attacker, email
+            client, get_settings().login_failures_per_email_and_address, attacker, email
         )
         # Even the right password, from that address, waits for the window to end...
         limited = await login(client, email, address=attacker)
@@ -312,7 +312,7 @@ async def test_failed_logins_lock_that_address_out_of_that_account_only(platform
     assert limited.status_code == 429
     assert error_code(limited) == "too_many_attempts"
     retry_after = int(limited.headers["Retry-After"])
-    assert 0 < retry_after <= get_auth_settings().login_window_seconds
+    assert 0 < retry_after <= get_settings().login_window_seconds
     assert owner.status_code == 200, owner.text
 
 
@@ -320,7 +320,7 @@ async def test_failed_logins_per_address_are_limited(platform):
     address = new_address()
     async with auth_client(platform) as client:
         _, email = await register(client)
-        await fail_logins(client, get_auth_settings().login_failures_per_address, address)
+        await fail_logins(client, get_settings().login_failures_per_address, address)
         limited = await login(client, email, address=address)
         elsewhere = await login(client, email, address=new_address())
     assert limited.status_code == 429

@@ -7,8 +7,8 @@ import pytest
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from auth.config import AuthSettings
 from auth.ratelimit import LoginLimiter
+from core.config import Settings
 from core.ratelimit import SlidingWindowLimiter
 
 WINDOW = 60
@@ -101,6 +101,6 @@ async def test_fail_closed_lets_the_redis_error_through(unreachable_redis):
 async def test_the_login_limiter_refuses_logins_rather_than_guessing_when_redis_is_down(
     unreachable_redis,
 ):
-    login_limiter = LoginLimiter(unreachable_redis, AuthSettings())
+    login_limiter = LoginLimiter(unreachable_redis, Settings())
     with pytest.raises(RedisError):
         await login_limiter.ensure_allowed("someone@example.com", "10.0.0.1")

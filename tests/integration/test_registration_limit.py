@@ -7,7 +7,7 @@ import uuid
 import httpx
 
 import auth.app
-from auth.config import get_auth_settings
+from core.config import get_settings
 
 PASSWORD = "s3cret-pass!"
 
@@ -29,7 +29,7 @@ async def register(client: httpx.AsyncClient, email: str | None = None, **header
 
 
 async def test_an_address_registers_its_share_then_waits_while_others_go_on():
-    limit = get_auth_settings().registrations_per_address
+    limit = get_settings().registrations_per_address
     address = new_address()
     async with from_address(address) as client:
         first = await register(client)
@@ -43,14 +43,14 @@ async def test_an_address_registers_its_share_then_waits_while_others_go_on():
     assert limited.status_code == 429, limited.text
     assert limited.json()["error"]["code"] == "too_many_attempts"
     retry_after = int(limited.headers["Retry-After"])
-    assert 0 < retry_after <= get_auth_settings().registration_window_seconds
+    assert 0 < retry_after <= get_settings().registration_window_seconds
     async with from_address(new_address()) as elsewhere:
         assert (await register(elsewhere)).status_code == 201
 
 
 async def test_a_weak_password_does_not_use_the_address_share():
     async with from_address(new_address()) as client:
-        for _ in range(get_auth_settings().registrations_per_address + 1):
+        for _ in range(get_settings().registrations_per_address + 1):
             weak = await client.post(
                 "/user_registration",
                 json={"email": f"w-{uuid.uuid4().hex[:8]}@example.com", "password": "1234567890"},
