@@ -9,6 +9,7 @@ from core.config import get_settings
 from core.errors import AppError
 from loyalty import handlers
 from loyalty.catalog import generator
+from loyalty.catalog import handlers as catalog_handlers
 from loyalty.read.batch_csv import batch_csv
 from loyalty.read.postgres import read_only_engine
 from loyalty.schemas import (
@@ -244,6 +245,21 @@ async def test_generator_tops_up_codes_that_already_exist():
     )
     [row] = await sql("SELECT count(*) AS n FROM promocodes WHERE batch_id = :b", b=batch.batch_id)
     assert row["n"] == 250
+
+
+async def test_a_batch_larger_than_a_chunk_is_generated_whole_in_one_transaction(monkeypatch):
+    monkeypatch.setattr(catalog_handlers, "GENERATION_CHUNK", 64)
+    batch = await handlers.generate_promocodes(
+        GenerateRequest(count=250, prefix="CHUNK-", discount_type="percent", value=5),
+        actor_id=OPERATOR_ID,
+    )
+    [row] = await sql(
+        "SELECT count(*) AS n, count(DISTINCT code) AS d FROM promocodes WHERE batch_id = :b",
+        b=batch.batch_id,
+    )
+    assert (row["n"], row["d"]) == (250, 250)
+    [event] = await events_for(batch.batch_id, "promocode.batch_generated")
+    assert event["payload"]["count"] == 250
 
 
 async def test_apply_to_users_until_the_code_runs_out():
