@@ -9,6 +9,10 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
+from auth.tokens import issue_access_token
+from core.config import get_settings
+from core.security import revoked_jti_key, revoked_user_key
+from loyalty.read import keys
 from loyalty.read.postgres import read_only
 from query_api.app import app
 from tests.support import loyalty_writes as w
@@ -20,6 +24,7 @@ from tests.support.factories import (
     create_tariff,
 )
 from tests.support.http import client_fixture, every_page
+from tests.support.polling import eventually
 
 API = "/api/v1/loyalty"
 
@@ -37,6 +42,38 @@ async def test_every_read_needs_a_token(client):
         response = await client.get(f"{API}{path}")
         assert response.status_code == 401, path
         assert response.json()["error"]["code"] == "not_authenticated"
+
+
+BUYER_READS = ("/get_active_promocodes", "/purchases")
+
+
+async def test_buyer_reads_refuse_a_revoked_token_built_or_not(side, client):
+    """The buyer reads check the denylist in their own Redis round trip: a logged-out token,
+    and every token of a blocked user issued before the block, are refused, also while the
+    read model is missing (answered from Postgres then)."""
+    settings = get_settings()
+    user = await create_loyalty_user()
+    logged_out = issue_access_token(user, "user", settings)
+    before_block = issue_access_token(user, "user", settings)
+    await side.redis.set(revoked_jti_key(logged_out.jti), 1, ex=60)
+    await side.redis.set(revoked_user_key(user), before_block.issued_at, ex=60)
+    after_block = await eventually(
+        lambda: issue_access_token(user, "user", settings),
+        until=lambda issued: issued.issued_at > before_block.issued_at,
+    )
+    for built in (True, False):
+        if not built:
+            await side.redis.delete(keys.BUILT)
+        for path in BUYER_READS:
+            for refused in (logged_out, before_block):
+                headers = {"Authorization": f"Bearer {refused.token}"}
+                response = await client.get(f"{API}{path}", headers=headers)
+                assert response.status_code == 401, (path, built)
+                assert response.json()["error"]["code"] == "token_revoked"
+            headers = {"Authorization": f"Bearer {after_block.token}"}
+            assert (await client.get(f"{API}{path}", headers=headers)).status_code == 200
+    await side.reads.start_rebuild()
+    assert await side.redis.exists(keys.BUILT)
 
 
 async def test_operator_reads_refuse_a_buyer(client):
