@@ -10,7 +10,7 @@ from core.inputs import Text, UtcMoment
 from core.security import CurrentOperator, UnconfirmedCaller
 from loyalty.read.postgres import AttemptFilter, CodeFilter
 from loyalty.schemas import ActivePromocode, PurchaseOut
-from query_api.deps import ReadSideDep
+from query_api.deps import ReadSideDep, get_read_side
 from query_api.schemas import AttemptOut, PromocodeOut, PromocodePage
 
 PREFIX = "/api/v1/loyalty"
@@ -32,7 +32,6 @@ ActiveOffset = Annotated[int, Query(ge=0, le=10_000)]
 async def get_active_promocodes(
     request: Request,
     caller: UnconfirmedCaller,
-    reads: ReadSideDep,
     limit: ActiveLimit = DEFAULT_ACTIVE_PAGE,
     offset: ActiveOffset = 0,
 ) -> Response:
@@ -44,6 +43,7 @@ async def get_active_promocodes(
     `limit` (default 50, at most 200) from `offset`; when more follow, the `Link` header
     names the next page (`rel="next"`)."""
     # The token's revocation is checked in the read's own Redis round trip.
+    reads = get_read_side()  # not a dependency: a tenth of this route's work, for a constant
     page = await reads.active_promocodes(caller.principal.user_id, limit, offset, caller)
     headers = {}
     if page.has_more:
@@ -55,10 +55,10 @@ async def get_active_promocodes(
 
 @router.get("/purchases", response_model=list[PurchaseOut], tags=["buyer"])
 async def purchases(
-    caller: UnconfirmedCaller, reads: ReadSideDep, limit: Limit = 100, offset: Offset = 0
+    caller: UnconfirmedCaller, limit: Limit = 100, offset: Offset = 0
 ) -> list[PurchaseOut]:
     """The caller's purchases, newest first."""
-    found = await reads.purchases(caller.principal.user_id, limit, offset, caller)
+    found = await get_read_side().purchases(caller.principal.user_id, limit, offset, caller)
     return [PurchaseOut.model_validate(p) for p in found]
 
 

@@ -40,13 +40,18 @@ class CodeView:
     `shown`, the JSON object of `SHOWN_FIELDS` without its closing brace. Never changed once
     built: views are shared by every request (`code_view`)."""
 
-    __slots__ = (*LISTING_FIELDS, "uses", "shown")
+    __slots__ = (*LISTING_FIELDS, "uses", "shown", "order")
 
     def __init__(self, fields: dict[str, Any], uses: int, shown: str) -> None:
         for name, value in fields.items():
             object.__setattr__(self, name, value)
         object.__setattr__(self, "uses", uses)
         object.__setattr__(self, "shown", shown)
+        until = fields["valid_until"]
+        # The listing's order: ending soonest first, never-ending last, then by code text
+        # (the order of `rm:public`).
+        order = (until is None, until and until.timestamp(), fields["code"])
+        object.__setattr__(self, "order", order)
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError(f"a CodeView is shared between requests: {name} cannot change")
@@ -106,24 +111,24 @@ def visible(status: str | None, candidates: list[Candidate], now: datetime) -> l
     return seen
 
 
-def listing_order(seen: Seen) -> tuple:
-    """Ending soonest first, never-ending last, then by code text (the order of `rm:public`)."""
-    code = seen[0]
-    return (code.valid_until is None, code.valid_until and code.valid_until.timestamp(), code.code)
+def _listing_order(seen: Seen) -> tuple:
+    return seen[0].order
 
 
 def in_listing_order(seen: list[Seen]) -> list[Seen]:
     """Each code once (a code may reach a user in several ways), in the listing's order."""
     unique = {code.id: (code, user_uses) for code, user_uses in seen}
-    return sorted(unique.values(), key=listing_order)
+    return sorted(unique.values(), key=_listing_order)
 
 
 def _number(value: int | None) -> str:
     return "null" if value is None else str(value)
 
 
+@lru_cache(maxsize=20_000)
 def entry_json(code: CodeView, user_uses: int) -> str:
-    """One listing entry (`ActivePromocode`): what the buyer is shown, then what is left."""
+    """One listing entry (`ActivePromocode`): what the buyer is shown, then what is left;
+    the same for every user with as many uses of this view (kept per pair)."""
     for_you = _number(rules.uses_left_for_user(code, user_uses))
     total = _number(rules.uses_left(code.max_uses, code.uses))
     return f'{code.shown},"uses_left_for_you":{for_you},"uses_left_total":{total}}}'
@@ -144,7 +149,7 @@ class ActivePage:
 
     def json(self) -> str:
         """The page as the API answers it: a JSON array of `ActivePromocode`."""
-        return "[" + ",".join(entry_json(code, uses) for code, uses in self.entries) + "]"
+        return "[" + ",".join([entry_json(code, uses) for code, uses in self.entries]) + "]"
 
     @property
     def items(self) -> list[dict[str, Any]]:
