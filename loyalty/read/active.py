@@ -18,7 +18,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from loyalty.domain import rules
 from loyalty.schemas import ActivePromocode, PromocodeTerms
@@ -83,10 +83,9 @@ def code_view(snapshot_json: str, uses: int = 0) -> CodeView:
     return _parsed(snapshot_json).with_uses(uses)
 
 
-@dataclass(frozen=True)
-class Candidate:
+class Candidate(NamedTuple):
     """A code that reaches the user (assigned, through a group, or public), with its uses
-    counter, and the user's uses of it."""
+    counter, and the user's uses of it. A tuple: a page builds one per code it reads."""
 
     view: CodeView
     user_uses: int
@@ -100,25 +99,25 @@ def visible(status: str | None, candidates: list[Candidate], now: datetime) -> l
     the user's uses, unordered."""
     if not rules.is_eligible(status):
         return []
-    seen: list[Seen] = []
-    for candidate in candidates:
-        code = candidate.view
-        refused = rules.code_rejection(
-            code, assigned_to_user=True, user_status=status, user_uses=candidate.user_uses, now=now
+    return [
+        (code, user_uses)
+        for code, user_uses in candidates
+        if rules.code_rejection(
+            code, assigned_to_user=True, user_status=status, user_uses=user_uses, now=now
         )
-        if refused is None:
-            seen.append((code, candidate.user_uses))
-    return seen
+        is None
+    ]
 
 
 def _listing_order(seen: Seen) -> tuple:
     return seen[0].order
 
 
-def in_listing_order(seen: list[Seen]) -> list[Seen]:
-    """Each code once (a code may reach a user in several ways), in the listing's order."""
+def in_listing_order(seen: list[Seen], ordered: bool = False) -> list[Seen]:
+    """Each code once (a code may reach a user in several ways), in the listing's order;
+    `ordered`: `seen` is in that order already (read from `rm:public` alone)."""
     unique = {code.id: (code, user_uses) for code, user_uses in seen}
-    return sorted(unique.values(), key=_listing_order)
+    return list(unique.values()) if ordered else sorted(unique.values(), key=_listing_order)
 
 
 def _number(value: int | None) -> str:
@@ -142,10 +141,11 @@ class ActivePage:
     has_more: bool
 
     @classmethod
-    def of(cls, seen: list[Seen], limit: int, offset: int) -> "ActivePage":
-        """The page at `offset` of what the user may use (any order, repeats allowed)."""
-        ordered = in_listing_order(seen)
-        return cls(ordered[offset : offset + limit], len(ordered) > offset + limit)
+    def of(cls, seen: list[Seen], limit: int, offset: int, ordered: bool = False) -> "ActivePage":
+        """The page at `offset` of what the user may use (repeats allowed; in any order unless
+        `ordered`, see `in_listing_order`)."""
+        listing = in_listing_order(seen, ordered)
+        return cls(listing[offset : offset + limit], len(listing) > offset + limit)
 
     def json(self) -> str:
         """The page as the API answers it: a JSON array of `ActivePromocode`."""

@@ -13,8 +13,9 @@ from loyalty.read import keys
 from loyalty.read.active import ActivePage, Candidate, code_view, visible
 from loyalty.read.scripts import Scripts
 
-# Public codes read per round trip at first; doubled while a page is not full (codes the
-# user may not use, e.g. used up or not started yet, are skipped), up to the largest.
+# Public codes read per round trip: at first what the page needs and a quarter more (codes
+# the user may not use, e.g. used up or not started yet, are skipped: one such code would
+# otherwise cost a second round trip), doubled while the page is not full, up to the largest.
 FIRST_CHUNK, LARGEST_CHUNK = 32, 1024
 
 
@@ -54,7 +55,7 @@ class ReadModels:
         the number of codes in the system. `caller`: its revocation is checked in the first
         round trip (raises `TokenRevoked`), even when the read model is not built."""
         need = offset + limit + 1
-        count = max(FIRST_CHUNK, min(need, LARGEST_CHUNK))
+        count = max(FIRST_CHUNK, min(need + need // 4, LARGEST_CHUNK))
         first = await self._chunk(user_id, now, 0, count, personal=True, caller=caller)
         if first is None:
             return None
@@ -70,7 +71,8 @@ class ReadModels:
                 return None
             public += visible(first.status, chunk.public, now)
             position += chunk.scanned
-        return ActivePage.of(seen + public, limit, offset)
+        # Without personal codes the public ones came in the listing's order already.
+        return ActivePage.of(seen + public, limit, offset, ordered=not seen)
 
     async def _chunk(
         self,
@@ -98,10 +100,8 @@ class ReadModels:
         if rest is None:
             return None
         status, scanned, n_personal, rest = rest[0] or None, rest[1], rest[2], rest[3:]
-        candidates = [
-            Candidate(code_view(rest[i], int(rest[i + 1])), int(rest[i + 2]))
-            for i in range(0, len(rest), 3)
-        ]
+        # (view, user's uses) pairs built without a Python call per code but the cached view's
+        candidates = list(zip(map(code_view, rest[0::3], rest[1::3]), rest[2::3], strict=True))
         return _Chunk(status, candidates[:n_personal], candidates[n_personal:], scanned)
 
     async def purchases(

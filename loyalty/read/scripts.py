@@ -128,7 +128,7 @@ if out[1] == 0 then return out end
 # [6] user's uses, [7..] denylist entries. ARGV[1] lowest end of validity (exclusive,
 # "(<epoch>"), [2] position in the zset, [3] count, [4] '1': also the codes assigned to the
 # user and their groups. Returns {built, n, the n denylist values} then, when built: status,
-# scanned, personal count, then per candidate snapshot, uses, user's uses: the personal
+# scanned, personal count, then per candidate snapshot, uses, user's uses (integers): the personal
 # candidates first, then the public ones. The work follows the chunk: a page reads a prefix
 # of the public zset, never the codes after it.
 ACTIVE_CHUNK = (
@@ -143,8 +143,8 @@ local function add(id)
     + """' .. id, 's', 'u')
   if c[1] then
     out[#out + 1] = c[1]
-    out[#out + 1] = c[2] or '0'
-    out[#out + 1] = redis.call('HGET', KEYS[6], id) or '0'
+    out[#out + 1] = tonumber(c[2] or '0')
+    out[#out + 1] = tonumber(redis.call('HGET', KEYS[6], id) or '0')
     return 1
   end
   return 0

@@ -19,6 +19,7 @@ from tests.support import loyalty_writes as w
 from tests.support.factories import (
     bearer,
     create_batch,
+    create_group,
     create_loyalty_user,
     create_promocode,
     create_tariff,
@@ -132,6 +133,26 @@ async def test_get_active_promocodes_pages_end_soonest_first_with_a_link_to_the_
     assert last.json() == [] and "link" not in last.headers
     too_big = await client.get(f"{url}?limit=201", headers=bearer(user))
     assert too_big.status_code == 422
+
+
+async def test_codes_given_to_the_user_take_their_place_in_the_listing_order(side, client):
+    """Public codes come from `rm:public` in the listing's order; a code assigned to the user
+    or their group is merged in by its end of validity, each code once."""
+    user = await create_loyalty_user()
+    now = datetime.now(UTC)
+    ends = {days: now + timedelta(days=days, minutes=7) for days in (1, 2, 3, 4)}
+    public = [await create_promocode(valid_until=ends[d]) for d in (1, 3)]
+    given = [await create_promocode(audience="assigned", valid_until=ends[d]) for d in (2, 4)]
+    both = await create_promocode(valid_until=now + timedelta(days=2, minutes=8))
+    group = await create_group(user)
+    await w.assign(given[0].id, user_ids=[user])
+    await w.assign(given[1].id, group_ids=[group.id])
+    await w.assign(both.id, user_ids=[user])
+    await side.settle()
+    listed = await every_page(client, f"{API}/get_active_promocodes?limit=50", bearer(user))
+    ours = [public[0], given[0], both, public[1], given[1]]
+    codes = {c.code for c in ours}
+    assert [c["code"] for c in listed if c["code"] in codes] == [c.code for c in ours]
 
 
 async def test_purchases_are_the_callers_own_newest_first(side, client):
