@@ -137,6 +137,9 @@ ACTIVE_CHUNK = (
 out[#out + 1] = redis.call('HGET', KEYS[2], 'status') or ''
 local scanned, personal = #out + 1, #out + 2
 out[scanned], out[personal] = 0, 0
+local mine = {}  -- the user's uses by code id: one read, not one per candidate
+local held = redis.call('HGETALL', KEYS[6])
+for i = 1, #held, 2 do mine[held[i]] = held[i + 1] end
 local function add(id)
   local c = redis.call('HMGET', '"""
     + keys.CODE_PREFIX
@@ -144,7 +147,7 @@ local function add(id)
   if c[1] then
     out[#out + 1] = c[1]
     out[#out + 1] = tonumber(c[2] or '0')
-    out[#out + 1] = tonumber(redis.call('HGET', KEYS[6], id) or '0')
+    out[#out + 1] = tonumber(mine[id] or '0')
     return 1
   end
   return 0
