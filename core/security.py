@@ -1,8 +1,9 @@
 """Access-token verification shared by every service: signature, claims and revocation.
 
 Auth signs tokens with its private key; every other process verifies with the public key.
-Revocation is one Redis round trip (MGET) over two kinds of denylist entries, each expiring
-when the tokens it covers would have expired anyway:
+Revocation is checked on every request, in one Redis round trip (MGET, or as part of the
+route's own read: `Unconfirmed`) over two kinds of denylist entries, each expiring when the
+tokens it covers would have expired anyway:
 - `revoked:jti:<jti>`: one access token (logout);
 - `revoked:user:<sub>`: a moment; every token of that user issued before it is refused
   (block, delete, refresh-token reuse).
@@ -119,20 +120,45 @@ def _verify(token: str, settings: Settings) -> dict:
     return claims
 
 
-async def verify_access_token(token: str, settings: Settings, redis: Redis) -> Principal:
+@dataclass(frozen=True)
+class Unconfirmed:
+    """A caller whose token's signature and claims hold, its revocation not checked yet.
+
+    For a route that reads Redis anyway: it reads `revocation_keys` in the same round trip as
+    its data (one round trip a request instead of two) and calls `confirm` with what they held
+    before it uses anything it read. Every other route takes `CurrentPrincipal`."""
+
+    principal: Principal
+
+    @property
+    def revocation_keys(self) -> list[str]:
+        return [revoked_jti_key(self.principal.jti), revoked_user_key(self.principal.user_id)]
+
+    def confirm(self, jti_revoked: str | None, user_revoked_at: str | None) -> Principal:
+        """The principal, unless the denylist entries read at `revocation_keys` revoke it."""
+        principal = self.principal
+        if jti_revoked or (user_revoked_at and principal.issued_at <= float(user_revoked_at)):
+            raise TokenRevoked("The access token has been revoked")
+        return principal
+
+
+def unconfirmed(token: str, settings: Settings) -> Unconfirmed:
+    """The token's caller when its signature and claims hold (else 401); see `Unconfirmed`."""
     claims = decode_access_token(token, settings)
-    jti_revoked, user_revoked_at = await redis.mget(
-        revoked_jti_key(claims["jti"]), revoked_user_key(claims["sub"])
+    return Unconfirmed(
+        Principal(
+            user_id=uuid.UUID(claims["sub"]),
+            role=claims["role"],
+            jti=claims["jti"],
+            issued_at=float(claims["iat"]),
+            expires_at=float(claims["exp"]),
+        )
     )
-    if jti_revoked or (user_revoked_at and float(claims["iat"]) <= float(user_revoked_at)):
-        raise TokenRevoked("The access token has been revoked")
-    return Principal(
-        user_id=uuid.UUID(claims["sub"]),
-        role=claims["role"],
-        jti=claims["jti"],
-        issued_at=float(claims["iat"]),
-        expires_at=float(claims["exp"]),
-    )
+
+
+async def verify_access_token(token: str, settings: Settings, redis: Redis) -> Principal:
+    caller = unconfirmed(token, settings)
+    return caller.confirm(*await redis.mget(*caller.revocation_keys))
 
 
 def bearer_token(request: Request) -> str:
@@ -153,6 +179,10 @@ async def current_principal(request: Request) -> Principal:
     return await verify_with_process_settings(bearer_token(request))
 
 
+async def current_unconfirmed(request: Request) -> Unconfirmed:
+    return unconfirmed(bearer_token(request), get_settings())
+
+
 async def current_operator(
     principal: Annotated[Principal, Depends(current_principal)],
 ) -> Principal:
@@ -163,3 +193,5 @@ async def current_operator(
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 CurrentOperator = Annotated[Principal, Depends(current_operator)]
+# The caller of a route that checks the revocation in its own Redis round trip (`Unconfirmed`).
+UnconfirmedCaller = Annotated[Unconfirmed, Depends(current_unconfirmed)]

@@ -231,6 +231,20 @@ class PromocodeOut(PromocodeFields):
     version: int
 
 
+class ActivePromocode(BaseModel):
+    """A code in a buyer's listing (`get_active_promocodes`): its terms as the buyer sees them,
+    then what is left of it for them (the read side builds the entries: `loyalty.read.active`)."""
+
+    code: str
+    discount_type: str
+    value: int
+    valid_from: datetime
+    valid_until: datetime | None
+    tariff_ids: list[int]
+    uses_left_for_you: int | None = Field(description="null: unlimited")
+    uses_left_total: int | None = Field(description="null: unlimited")
+
+
 class GenerateRequest(PromocodeTerms):
     """A batch of random codes sharing the same terms (single-use by default)."""
 

@@ -15,11 +15,12 @@ from datetime import UTC, datetime
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from core.security import Unconfirmed
 from loyalty.domain.errors import BatchNotFound, PromocodeNotFound
 from loyalty.read import postgres as repo
-from loyalty.read.active import active_promocodes
+from loyalty.read.active import ActivePage, visible
 from loyalty.read.batch_csv import batch_csv_lines
-from loyalty.read.readers import ActivePage, ReadModels
+from loyalty.read.readers import ReadModels
 from loyalty.read.rebuild import ensure_built
 
 log = logging.getLogger(__name__)
@@ -34,20 +35,26 @@ class ReadSide:
 
     # -- buyers ---------------------------------------------------------------------------
 
-    async def active_promocodes(self, user_id: uuid.UUID, limit: int, offset: int) -> ActivePage:
+    async def active_promocodes(
+        self, user_id: uuid.UUID, limit: int, offset: int, caller: Unconfirmed | None = None
+    ) -> ActivePage:
+        """`caller`: the buyer whose token is checked for revocation in the same Redis round
+        trip as the read (`core.security.Unconfirmed`); raises `TokenRevoked`."""
         now = datetime.now(UTC)
-        page = await self.models.active_page(user_id, now, limit, offset)
+        page = await self.models.active_page(user_id, now, limit, offset, caller)
         if page is not None:
             return page
         self.start_rebuild()
         async with repo.read_only(self.engine) as conn:
             status = await repo.user_status(conn, user_id)
             candidates = await repo.active_candidates(conn, user_id)
-        listed = active_promocodes(status, candidates, now)
-        return ActivePage(listed[offset : offset + limit], len(listed) > offset + limit)
+        return ActivePage.of(visible(status, candidates, now), limit, offset)
 
-    async def purchases(self, user_id: uuid.UUID, limit: int, offset: int) -> list[dict]:
-        found = await self.models.purchases(user_id, limit, offset)
+    async def purchases(
+        self, user_id: uuid.UUID, limit: int, offset: int, caller: Unconfirmed | None = None
+    ) -> list[dict]:
+        """`caller` as in `active_promocodes`."""
+        found = await self.models.purchases(user_id, limit, offset, caller)
         if found is not None:
             return found
         self.start_rebuild()

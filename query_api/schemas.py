@@ -1,5 +1,6 @@
 """Response models of query_api (API.md); a purchase is answered as command_api answers it
-(`loyalty.schemas.PurchaseOut`)."""
+(`loyalty.schemas.PurchaseOut`), a listing entry as the read side builds it
+(`loyalty.schemas.ActivePromocode`)."""
 
 import uuid
 from datetime import datetime
@@ -7,17 +8,6 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from loyalty.schemas import PromocodeFields
-
-
-class ActivePromocode(BaseModel):
-    code: str
-    discount_type: str
-    value: int
-    valid_from: datetime
-    valid_until: datetime | None
-    tariff_ids: list[int]
-    uses_left_for_you: int | None = Field(description="null: unlimited")
-    uses_left_total: int | None = Field(description="null: unlimited")
 
 
 class PromocodeOut(PromocodeFields):

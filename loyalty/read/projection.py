@@ -22,8 +22,8 @@ from core.streams import Envelope
 from loyalty.domain import events, rules
 from loyalty.domain.enums import PurchaseStatus
 from loyalty.read import keys
+from loyalty.read.active import LISTING_FIELDS
 from loyalty.read.scripts import Scripts
-from loyalty.schemas import PromocodeTerms
 
 SEEN_TTL_SECONDS = 7 * 24 * 3600
 # Where a script runs: the client itself, or a pipeline it is part of (rebuilds).
@@ -31,13 +31,6 @@ Client = Redis | Pipeline | None
 # A purchase only moves forward: pending, then paid or cancelled. A late `reserved` replay
 # must not turn a paid purchase back into a pending one.
 PURCHASE_RANK = {PurchaseStatus.pending: 1, PurchaseStatus.paid: 2, PurchaseStatus.cancelled: 2}
-# What the listing reads of a code (`loyalty.read.active.CodeView`): the rest of the row
-# stays in Postgres.
-LISTING_FIELDS = (
-    "id",
-    "code",
-    *(name for name in PromocodeTerms.model_fields if name != "description"),
-)
 # Reads a code's snapshot from Postgres by id (a batch code is projected when assigned).
 CodeLoader = Callable[[int], Awaitable[dict[str, Any] | None]]
 
@@ -56,6 +49,7 @@ def epoch(iso: str | datetime) -> float:
 
 
 def listing_snapshot(snapshot: dict[str, Any]) -> dict[str, Any]:
+    """What the listing reads of a code (`active.LISTING_FIELDS`): the rest stays in Postgres."""
     return {name: snapshot[name] for name in LISTING_FIELDS}
 
 

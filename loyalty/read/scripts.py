@@ -18,6 +18,8 @@ these scripts target a single Redis, not a cluster.
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
+from loyalty.read import keys
+
 _PRELUDE = """
 local event = ARGV[1] == 'event'
 if event then
@@ -107,24 +109,45 @@ end
 
 MARK_SEEN = _PRELUDE + _EPILOGUE
 
+
+# What a buyer's read returns first: whether the read model is built, then the denylist
+# entries the caller asked to read along (`core.security.Unconfirmed`: its revocation is
+# checked in the same round trip as the read). KEYS[first..] are those entries.
+def _built_and_denylist(first: int) -> str:
+    return f"""
+local denied = {{}}
+if #KEYS >= {first} then denied = redis.call('MGET', unpack(KEYS, {first})) end
+local out = {{redis.call('EXISTS', KEYS[1]), #denied}}
+for _, value in ipairs(denied) do out[#out + 1] = value end
+if out[1] == 0 then return out end
+"""
+
+
 # One chunk of a user's listing candidates, in the listing's order for the public ones.
 # KEYS[1] marker, [2] user hash, [3] user's codes, [4] user's groups, [5] public zset,
-# [6] user's uses. ARGV[1] group key prefix, [2] group key suffix, [3] code key prefix,
-# [4] lowest end of validity (exclusive, "(<epoch>"), [5] position in the zset, [6] count,
-# [7] '1': also the codes assigned to the user and their groups.
-# Returns {0} when not built, else {1, status, scanned, personal count, then per candidate
-# id, snapshot, uses, user's uses}: the personal candidates first, then the public ones.
-ACTIVE_CHUNK = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return {0} end
-local status = redis.call('HGET', KEYS[2], 'status') or ''
-local out = {1, status, 0, 0}
+# [6] user's uses, [7..] denylist entries. ARGV[1] lowest end of validity (exclusive,
+# "(<epoch>"), [2] position in the zset, [3] count, [4] '1': also the codes assigned to the
+# user and their groups. Returns {built, n, the n denylist values} then, when built: status,
+# scanned, personal count, then per candidate snapshot, uses, user's uses (integers): the personal
+# candidates first, then the public ones. The work follows the chunk: a page reads a prefix
+# of the public zset, never the codes after it.
+ACTIVE_CHUNK = (
+    _built_and_denylist(7)
+    + """
+out[#out + 1] = redis.call('HGET', KEYS[2], 'status') or ''
+local scanned, personal = #out + 1, #out + 2
+out[scanned], out[personal] = 0, 0
+local mine = {}  -- the user's uses by code id: one read, not one per candidate
+local held = redis.call('HGETALL', KEYS[6])
+for i = 1, #held, 2 do mine[held[i]] = held[i + 1] end
 local function add(id)
-  local c = redis.call('HMGET', ARGV[3] .. id, 's', 'u')
+  local c = redis.call('HMGET', '"""
+    + keys.CODE_PREFIX
+    + """' .. id, 's', 'u')
   if c[1] then
-    out[#out + 1] = id
     out[#out + 1] = c[1]
-    out[#out + 1] = c[2] or '0'
-    out[#out + 1] = redis.call('HGET', KEYS[6], id) or '0'
+    out[#out + 1] = tonumber(c[2] or '0')
+    out[#out + 1] = tonumber(mine[id] or '0')
     return 1
   end
   return 0
@@ -135,40 +158,48 @@ local function present(hash, into)
     if tonumber(pairs_[i + 1]) > 0 then into[#into + 1] = pairs_[i] end
   end
 end
-if ARGV[7] == '1' then
+if ARGV[4] == '1' then
   local ids, groups, seen, n = {}, {}, {}, 0
   present(KEYS[3], ids)
   present(KEYS[4], groups)
-  for _, gid in ipairs(groups) do present(ARGV[1] .. gid .. ARGV[2], ids) end
+  for _, gid in ipairs(groups) do
+    present('"""
+    + keys.GROUP_PREFIX
+    + """' .. gid .. '"""
+    + keys.CODES_SUFFIX
+    + """', ids)
+  end
   for _, id in ipairs(ids) do
     if not seen[id] then
       seen[id] = true
       n = n + add(id)
     end
   end
-  out[4] = n
+  out[personal] = n
 end
-local members = redis.call('ZRANGEBYSCORE', KEYS[5], ARGV[4], '+inf', 'LIMIT',
-                           tonumber(ARGV[5]), tonumber(ARGV[6]))
-out[3] = #members
+local members = redis.call('ZRANGEBYSCORE', KEYS[5], ARGV[1], '+inf', 'LIMIT',
+                           tonumber(ARGV[2]), tonumber(ARGV[3]))
+out[scanned] = #members
 for _, member in ipairs(members) do add(string.match(member, ' (%d+)$')) end
 return out
 """
+)
 
-# KEYS[1] marker, [2] user's purchases zset, [3] user's purchase data hash; ARGV[1] offset,
-# [2] limit. Returns {0} when not built, else {1, data1, data2, ...} newest first (each with
-# its rank digit in front).
-USER_PURCHASES = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return {0} end
+# KEYS[1] marker, [2] user's purchases zset, [3] user's purchase data hash, [4..] denylist
+# entries; ARGV[1] offset, [2] limit. Returns {built, n, the n denylist values} then, when
+# built, each purchase's data newest first (with its rank digit in front).
+USER_PURCHASES = (
+    _built_and_denylist(4)
+    + """
 local ids = redis.call('ZREVRANGE', KEYS[2], tonumber(ARGV[1]),
                        tonumber(ARGV[1]) + tonumber(ARGV[2]) - 1)
-local out = {1}
 for _, id in ipairs(ids) do
   local data = redis.call('HGET', KEYS[3], id)
   if data then out[#out + 1] = data end
 end
 return out
 """
+)
 
 # KEYS[1] lock; ARGV[1] the holder's token. Deletes or extends only a lock it still holds.
 RELEASE_LOCK = """

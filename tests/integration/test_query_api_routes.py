@@ -9,17 +9,23 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
+from auth.tokens import issue_access_token
+from core.config import get_settings
+from core.security import revoked_jti_key, revoked_user_key
+from loyalty.read import keys
 from loyalty.read.postgres import read_only
 from query_api.app import app
 from tests.support import loyalty_writes as w
 from tests.support.factories import (
     bearer,
     create_batch,
+    create_group,
     create_loyalty_user,
     create_promocode,
     create_tariff,
 )
 from tests.support.http import client_fixture, every_page
+from tests.support.polling import eventually
 
 API = "/api/v1/loyalty"
 
@@ -37,6 +43,38 @@ async def test_every_read_needs_a_token(client):
         response = await client.get(f"{API}{path}")
         assert response.status_code == 401, path
         assert response.json()["error"]["code"] == "not_authenticated"
+
+
+BUYER_READS = ("/get_active_promocodes", "/purchases")
+
+
+async def test_buyer_reads_refuse_a_revoked_token_built_or_not(side, client):
+    """The buyer reads check the denylist in their own Redis round trip: a logged-out token,
+    and every token of a blocked user issued before the block, are refused, also while the
+    read model is missing (answered from Postgres then)."""
+    settings = get_settings()
+    user = await create_loyalty_user()
+    logged_out = issue_access_token(user, "user", settings)
+    before_block = issue_access_token(user, "user", settings)
+    await side.redis.set(revoked_jti_key(logged_out.jti), 1, ex=60)
+    await side.redis.set(revoked_user_key(user), before_block.issued_at, ex=60)
+    after_block = await eventually(
+        lambda: issue_access_token(user, "user", settings),
+        until=lambda issued: issued.issued_at > before_block.issued_at,
+    )
+    for built in (True, False):
+        if not built:
+            await side.redis.delete(keys.BUILT)
+        for path in BUYER_READS:
+            for refused in (logged_out, before_block):
+                headers = {"Authorization": f"Bearer {refused.token}"}
+                response = await client.get(f"{API}{path}", headers=headers)
+                assert response.status_code == 401, (path, built)
+                assert response.json()["error"]["code"] == "token_revoked"
+            headers = {"Authorization": f"Bearer {after_block.token}"}
+            assert (await client.get(f"{API}{path}", headers=headers)).status_code == 200
+    await side.reads.start_rebuild()
+    assert await side.redis.exists(keys.BUILT)
 
 
 async def test_operator_reads_refuse_a_buyer(client):
@@ -95,6 +133,26 @@ async def test_get_active_promocodes_pages_end_soonest_first_with_a_link_to_the_
     assert last.json() == [] and "link" not in last.headers
     too_big = await client.get(f"{url}?limit=201", headers=bearer(user))
     assert too_big.status_code == 422
+
+
+async def test_codes_given_to_the_user_take_their_place_in_the_listing_order(side, client):
+    """Public codes come from `rm:public` in the listing's order; a code assigned to the user
+    or their group is merged in by its end of validity, each code once."""
+    user = await create_loyalty_user()
+    now = datetime.now(UTC)
+    ends = {days: now + timedelta(days=days, minutes=7) for days in (1, 2, 3, 4)}
+    public = [await create_promocode(valid_until=ends[d]) for d in (1, 3)]
+    given = [await create_promocode(audience="assigned", valid_until=ends[d]) for d in (2, 4)]
+    both = await create_promocode(valid_until=now + timedelta(days=2, minutes=8))
+    group = await create_group(user)
+    await w.assign(given[0].id, user_ids=[user])
+    await w.assign(given[1].id, group_ids=[group.id])
+    await w.assign(both.id, user_ids=[user])
+    await side.settle()
+    listed = await every_page(client, f"{API}/get_active_promocodes?limit=50", bearer(user))
+    ours = [public[0], given[0], both, public[1], given[1]]
+    codes = {c.code for c in ours}
+    assert [c["code"] for c in listed if c["code"] in codes] == [c.code for c in ours]
 
 
 async def test_purchases_are_the_callers_own_newest_first(side, client):

@@ -5,7 +5,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from loyalty.read.active import Candidate, CodeView, active_promocodes
+from loyalty.read.active import ActivePage, Candidate, CodeView, active_promocodes
+from loyalty.schemas import ActivePromocode
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 IDS = itertools.count(1)
@@ -82,3 +83,27 @@ def test_soonest_ending_first_and_open_ended_last():
     soon = candidate(code="SOON", valid_until=(NOW + timedelta(hours=1)).isoformat())
     later = candidate(code="LATER", valid_until=(NOW + timedelta(days=9)).isoformat())
     assert codes(open_ended, later, soon) == ["SOON", "LATER", "FOREVER"]
+
+
+def test_an_entry_is_the_response_model_as_stored_then_what_is_left():
+    code = candidate(code="WINTER", uses=2, max_uses=5, tariff_ids=[3, 7], valid_until=None)
+    [entry] = ActivePage.of([(code.view, 1)], limit=1, offset=0).items
+    assert list(entry) == list(ActivePromocode.model_fields)
+    assert ActivePromocode.model_validate(entry).tariff_ids == [3, 7]
+    assert (entry["code"], entry["valid_until"], entry["uses_left_total"]) == ("WINTER", None, 3)
+    assert entry["valid_from"] == (NOW - timedelta(days=1)).isoformat()
+
+
+def test_a_code_view_is_shared_so_it_never_changes():
+    view = candidate(uses=1).view
+    with pytest.raises(AttributeError):
+        view.uses = 2
+    assert view.with_uses(2).uses == 2 and view.uses == 1
+
+
+def test_a_page_is_a_slice_of_the_listing_with_whether_more_follow():
+    seen = [(candidate(code=f"C{i}").view, 0) for i in range(5)]
+    first = ActivePage.of(seen + seen[:2], limit=3, offset=0)  # a code reached twice: once
+    assert [c["code"] for c in first.items] == ["C0", "C1", "C2"] and first.has_more
+    last = ActivePage.of(seen, limit=3, offset=3)
+    assert [c["code"] for c in last.items] == ["C3", "C4"] and not last.has_more
