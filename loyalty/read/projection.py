@@ -130,6 +130,7 @@ class Projection:
                 snapshot["code"],
                 ends_at(snapshot),
                 "1" if snapshot.get("batch_id") and event_id else "0",
+                "" if snapshot["max_uses"] is None else snapshot["max_uses"],
             ],
             via,
         )
@@ -147,6 +148,7 @@ class Projection:
                 keys.user_purchases(payload["user_id"]),
                 keys.code(code_id if code_id is not None else "-"),
                 keys.user_uses(payload["user_id"]),
+                keys.PUBLIC_CODES,
             ],
             [
                 payload["id"],

@@ -33,11 +33,29 @@ if event then redis.call('SET', KEYS[2], '1', 'EX', ARGV[2]) end
 return 1
 """
 
+# A public code is in the public zset only while a use of it is left (`rules.uses_left`): a
+# used-up code costs no page a read. The code hash keeps what decides it: 'p' public '1'/'0',
+# 'm' max uses ('' unlimited), 'e' score, 'k' member; 'u' its uses. Called after any change of
+# those, it leaves the zset as the hash says, whatever order the changes came in.
+_PLACE = """
+local function place(h, zset)
+  local f = redis.call('HMGET', h, 'p', 'm', 'e', 'k', 'u')
+  if not f[4] then return end
+  if f[1] == '1' and (f[2] == '' or tonumber(f[5] or '0') < tonumber(f[2])) then
+    redis.call('ZADD', zset, f[3], f[4])
+  else
+    redis.call('ZREM', zset, f[4])
+  end
+end
+"""
+
 # KEYS[3] code hash, [4] public zset. ARGV[3] id, [4] listing snapshot JSON, [5] version,
 # [6] uses, [7] public '1'/'0', [8] code text, [9] end of validity (epoch or 'inf'),
-# [10] '1': only when the code is there already (a batch code's change: see `projection`).
+# [10] '1': only when the code is there already (a batch code's change: see `projection`),
+# [11] max uses ('' unlimited).
 UPSERT_CODE = (
     _PRELUDE
+    + _PLACE
     + """
 local h, id, version = KEYS[3], ARGV[3], tonumber(ARGV[5])
 if ARGV[10] == '1' and redis.call('HEXISTS', h, 's') == 0 then
@@ -45,23 +63,27 @@ if ARGV[10] == '1' and redis.call('HEXISTS', h, 's') == 0 then
   return 1
 end
 if version > tonumber(redis.call('HGET', h, 'fv') or '0') then
-  local old = redis.call('HGET', h, 's')
-  if old then redis.call('ZREM', KEYS[4], cjson.decode(old).code .. ' ' .. id) end
-  redis.call('HSET', h, 's', ARGV[4], 'fv', version)
-  if ARGV[7] == '1' then redis.call('ZADD', KEYS[4], ARGV[9], ARGV[8] .. ' ' .. id) end
+  local old = redis.call('HGET', h, 'k')
+  local member = ARGV[8] .. ' ' .. id
+  if old and old ~= member then redis.call('ZREM', KEYS[4], old) end
+  redis.call('HSET', h, 's', ARGV[4], 'fv', version, 'p', ARGV[7], 'm', ARGV[11],
+             'e', ARGV[9], 'k', member)
 end
 if version > tonumber(redis.call('HGET', h, 'v') or '0') then
   redis.call('HSET', h, 'u', ARGV[6], 'v', version)
 end
+place(h, KEYS[4])
 """
     + _EPILOGUE
 )
 
 # KEYS[3] user's purchase data hash, [4] user's purchases zset, [5] code hash, [6] user's
-# uses hash. ARGV[3] purchase id, [4] JSON, [5] status rank (one digit), [6] created_at epoch,
-# [7] has counters, [8] code version, [9] code uses, [10] user's uses, [11] code id.
+# uses hash, [7] public zset. ARGV[3] purchase id, [4] JSON, [5] status rank (one digit),
+# [6] created_at epoch, [7] has counters, [8] code version, [9] code uses, [10] user's uses,
+# [11] code id.
 APPLY_PURCHASE = (
     _PRELUDE
+    + _PLACE
     + """
 local held = redis.call('HGET', KEYS[3], ARGV[3])
 if not held or tonumber(ARGV[5]) >= tonumber(string.sub(held, 1, 1)) then
@@ -72,6 +94,7 @@ if ARGV[7] == '1' then
   local version = tonumber(ARGV[8])
   if version > tonumber(redis.call('HGET', KEYS[5], 'v') or '0') then
     redis.call('HSET', KEYS[5], 'u', ARGV[9], 'v', version)
+    place(KEYS[5], KEYS[7])
   end
   local vfield = 'v:' .. ARGV[11]
   if version > tonumber(redis.call('HGET', KEYS[6], vfield) or '0') then

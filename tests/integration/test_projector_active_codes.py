@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic_core import to_jsonable_python
 
-from loyalty.domain import errors
+from loyalty.domain import errors, rules
+from loyalty.read import keys
 from loyalty.read.postgres import CodeFilter
 from tests.support import loyalty_writes as w
 from tests.support.factories import (
@@ -89,6 +90,31 @@ async def test_an_exhausted_code_disappears_for_everyone(side):
     await w.reserve(user, promo, tariff)
     await side.settle()
     assert promo.code not in await active(side, other)
+
+
+async def test_a_used_up_public_code_leaves_the_public_set_and_a_cancel_brings_it_back(side):
+    """So no page pays for reading codes nobody can use (`scripts._PLACE`), in the same terms
+    as `rules.uses_left`."""
+    user, other = await create_loyalty_user(), await create_loyalty_user()
+    tariff = await create_tariff()
+    promo = await create_promocode(max_uses=1, per_user_limit=None)
+    unlimited = await create_promocode(max_uses=None, per_user_limit=None)
+    await side.settle()
+
+    async def in_public_set(code) -> bool:
+        return await side.redis.zscore(keys.PUBLIC_CODES, f"{code.code} {code.id}") is not None
+
+    assert await in_public_set(promo) and await in_public_set(unlimited)
+    purchase = await w.reserve(user, promo, tariff)
+    await w.reserve(user, unlimited, tariff)
+    await side.settle()
+    assert rules.uses_left(promo.max_uses, 1) == 0
+    assert not await in_public_set(promo)
+    assert await in_public_set(unlimited)
+    await w.cancel(purchase)
+    await side.settle()
+    assert await in_public_set(promo)
+    assert promo.code in await active(side, other)
 
 
 async def test_an_assigned_code_shows_only_for_its_user(side):
