@@ -270,6 +270,48 @@ async def _answer(uow: LoyaltyUnitOfWork, claim: Claim | None, purchase: Purchas
     return out
 
 
+async def _settle_own(
+    ctx: Context | None,
+    purchase_id: uuid.UUID,
+    user_id: uuid.UUID,
+    claim: Claim | None,
+    *,
+    cancel_reason: str | None,
+) -> PurchaseOut:
+    """The buyer's own pending purchase paid (no `cancel_reason`) or cancelled, exactly once;
+    one settled already (by a concurrent call, or the same call sent again) answers what it
+    became when that is what was asked, else why it cannot be."""
+    ctx = ctx or default_context()
+    now = utcnow()
+    wanted = PurchaseStatus.paid if cancel_reason is None else PurchaseStatus.cancelled
+    async with ctx.uow() as uow:
+        purchase = await _own_purchase(uow, purchase_id, user_id)
+        if purchase.status == PurchaseStatus.pending:
+            expired = wanted is PurchaseStatus.paid and _expired(purchase, now)
+            reason = RESERVATION_EXPIRED if expired else cancel_reason
+            settled = await _settle(uow, purchase, now, cancel_reason=reason)
+            if settled is not None and expired:
+                error = errors.ReservationExpired()
+                await uow.idempotency.record_error(claim, error)
+                await uow.commit()
+                raise error
+            if settled is not None:
+                return await _answer(uow, claim, settled)
+            # A concurrent cancel or confirm settled it first: answer from what it became.
+            purchase = await uow.purchases.get(purchase.id)
+        if purchase.status == wanted:
+            return await _answer(uow, claim, purchase)
+    if wanted is PurchaseStatus.cancelled:
+        raise errors.PurchaseNotCancellable()
+    if purchase.cancel_reason == RESERVATION_EXPIRED:
+        raise errors.ReservationExpired()
+    raise errors.PurchaseCancelled()
+
+
+def _expired(purchase: Purchase, now: datetime) -> bool:
+    return purchase.expires_at is not None and purchase.expires_at <= now
+
+
 async def confirm_purchase(
     data: PurchaseRequest,
     *,
@@ -282,28 +324,7 @@ async def confirm_purchase(
     A reservation past `expires_at` is cancelled instead (use given back) and answered with
     409 `reservation_expired`; a cancelled purchase cannot be paid (409 `purchase_cancelled`).
     """
-    ctx = ctx or default_context()
-    now = utcnow()
-    async with ctx.uow() as uow:
-        purchase = await _own_purchase(uow, data.purchase_id, actor_id)
-        if purchase.status == PurchaseStatus.pending:
-            if purchase.expires_at is not None and purchase.expires_at <= now:
-                if await _settle(uow, purchase, now, cancel_reason=RESERVATION_EXPIRED) is not None:
-                    error = errors.ReservationExpired()
-                    await uow.idempotency.record_error(claim, error)
-                    await uow.commit()
-                    raise error
-            else:
-                paid = await _settle(uow, purchase, now, cancel_reason=None)
-                if paid is not None:
-                    return await _answer(uow, claim, paid)
-            # A concurrent cancel or confirm settled it first: answer from what it became.
-            purchase = await uow.purchases.get(purchase.id)
-        if purchase.status == PurchaseStatus.paid:
-            return await _answer(uow, claim, purchase)
-        if purchase.cancel_reason == RESERVATION_EXPIRED:
-            raise errors.ReservationExpired()
-        raise errors.PurchaseCancelled()
+    return await _settle_own(ctx, data.purchase_id, actor_id, claim, cancel_reason=None)
 
 
 async def cancel_use_promocode(
@@ -318,19 +339,8 @@ async def cancel_use_promocode(
     Cancelling a cancelled purchase answers its state again and gives back nothing; a paid
     purchase cannot be cancelled (409 `purchase_not_cancellable`).
     """
-    ctx = ctx or default_context()
-    now = utcnow()
-    async with ctx.uow() as uow:
-        purchase = await _own_purchase(uow, data.purchase_id, actor_id)
-        if purchase.status == PurchaseStatus.pending:
-            reason = data.reason or DEFAULT_CANCEL_REASON
-            cancelled = await _settle(uow, purchase, now, cancel_reason=reason)
-            if cancelled is not None:
-                return await _answer(uow, claim, cancelled)
-            purchase = await uow.purchases.get(purchase.id)
-        if purchase.status == PurchaseStatus.cancelled:
-            return await _answer(uow, claim, purchase)
-        raise errors.PurchaseNotCancellable()
+    reason = data.reason or DEFAULT_CANCEL_REASON
+    return await _settle_own(ctx, data.purchase_id, actor_id, claim, cancel_reason=reason)
 
 
 # ---- the reaper ------------------------------------------------------------------------------
@@ -346,8 +356,7 @@ async def expire_reservation(purchase_id: uuid.UUID, *, ctx: Context | None = No
         if (
             purchase is None
             or purchase.status != PurchaseStatus.pending
-            or purchase.expires_at is None
-            or purchase.expires_at > now
+            or not _expired(purchase, now)
         ):
             return False
         if await _settle(uow, purchase, now, cancel_reason=RESERVATION_EXPIRED) is None:

@@ -22,22 +22,14 @@ from loyalty.domain import errors
 from loyalty.domain.enums import PurchaseStatus
 from loyalty.domain.events import Counters
 from loyalty.domain.rules import UseFacts
-from loyalty.models import (
-    IdempotencyKey,
-    Promocode,
-    PromocodeAttempt,
-    PromocodeUserUses,
-    Purchase,
-    Tariff,
-)
-from loyalty.purchasing.idempotency import Claim
+from loyalty.models import Promocode, PromocodeAttempt, PromocodeUserUses, Purchase, Tariff
+from loyalty.purchasing.idempotency import Claim, keys
 
 tariffs = Tariff.__table__
 promocodes = Promocode.__table__
 user_uses = PromocodeUserUses.__table__
 purchases = Purchase.__table__
 attempts = PromocodeAttempt.__table__
-keys = IdempotencyKey.__table__
 
 
 def _take_use() -> TextClause:
