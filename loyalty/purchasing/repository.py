@@ -93,19 +93,21 @@ def _take_use() -> TextClause:
 # is taken in the same order on every path (the code's row, then the user's counter).
 TAKE_USE = Compiled.of(_take_use())
 
-GIVE_BACK_USER_USE = text(
+# One use given back to the code's row and the user's counter, in one statement and in the
+# lock order of `TAKE_USE` (the user's counter is changed only after the code's row).
+GIVE_BACK = text(
     """
-    UPDATE promocode_user_uses SET uses = uses - 1
-    WHERE promocode_id = :promocode_id AND user_id = :user_id AND uses > 0
-    RETURNING uses
-    """
-)
-GIVE_BACK_CODE_USE = text(
-    """
-    UPDATE promocodes
-    SET uses = GREATEST(uses - 1, 0), version = version + 1
-    WHERE id = :id
-    RETURNING uses, version
+    WITH code AS (
+        UPDATE promocodes SET uses = GREATEST(uses - 1, 0), version = version + 1
+        WHERE id = :promocode_id
+        RETURNING uses, version
+    ), mine AS (
+        UPDATE promocode_user_uses SET uses = uses - 1
+        WHERE promocode_id = :promocode_id AND user_id = :user_id AND uses > 0
+          AND EXISTS (SELECT FROM code)
+        RETURNING uses
+    )
+    SELECT code.uses, code.version, (SELECT uses FROM mine) AS user_uses FROM code
     """
 )
 
@@ -212,16 +214,13 @@ class UseRepository(Repository):
         return uses.scalar_one_or_none() or 0
 
     async def give_back(self, promocode_id: int, user_id: uuid.UUID) -> Counters:
-        """Returns one use to the code's row and the user's counter (the lock order of
-        `TAKE_USE`: the code's row first)."""
-        code = (await self.session.execute(GIVE_BACK_CODE_USE, {"id": promocode_id})).one()
-        mine = (
-            await self.session.execute(
-                GIVE_BACK_USER_USE, {"promocode_id": promocode_id, "user_id": user_id}
-            )
-        ).scalar_one_or_none()
+        """Returns one use to the code's row and the user's counter (see `GIVE_BACK`)."""
+        params = {"promocode_id": promocode_id, "user_id": user_id}
+        given = (await self.session.execute(GIVE_BACK, params)).one()
         return Counters(
-            promocode_uses=code.uses, promocode_version=code.version, user_uses=mine or 0
+            promocode_uses=given.uses,
+            promocode_version=given.version,
+            user_uses=given.user_uses or 0,
         )
 
     async def counters(self, promocode_id: int, user_id: uuid.UUID) -> Counters:
