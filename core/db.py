@@ -1,23 +1,30 @@
-"""Async engines and sessions: one pooled engine per (database URL, pool size, read-only).
+"""Async engines and sessions: one pooled engine per (database URL, pool size, read-only);
+and for a hot path, bare asyncpg connections with statements compiled once (`direct`).
 
-Every engine is watched (`PostgresWatchdog`, one per server): a Postgres that hangs (accepts
-connections, answers nothing) costs a request about a second, not a statement timeout.
+Every engine and direct pool is watched (`PostgresWatchdog`, one per server): a Postgres that
+hangs (accepts connections, answers nothing) costs a request about a second, not a statement
+timeout.
 """
 
 import asyncio
 import contextlib
 import logging
 import threading
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import asyncpg
 from sqlalchemy import event, make_url
+from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import AsyncAdaptedQueuePool, PoolProxiedConnection
+from sqlalchemy.sql import ClauseElement
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.circuit import Circuit
-from core.dependencies import POSTGRES
+from core.dependencies import POSTGRES, lost_dependency
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +32,12 @@ log = logging.getLogger(__name__)
 # new connection) takes longer than its patience: a hang is found within PING + PATIENCE.
 PING_SECONDS = 0.25
 PATIENCE_SECONDS = 0.75
+CONNECT_TIMEOUT_SECONDS = 5
+COMMAND_TIMEOUT_SECONDS = 30
+# As many as the engine's pool at its peak (10 + 10): a use waiting for a hot code's row holds
+# its connection, and a quote behind it needs one too (the mixed load in two alternating
+# rounds: 260 and 186 req/s with 10, 290 and 317 with 20; quotes' p95 830-1,300 -> 550-580 ms).
+DIRECT_POOL_SIZE = 20
 
 
 @lru_cache
@@ -43,8 +56,8 @@ def get_engine(url: str, *, pool_size: int = 10, read_only: bool = False) -> Asy
         max_overflow=pool_size,
         pool_recycle=1800,
         connect_args={
-            "timeout": 5,
-            "command_timeout": 60 if read_only else 30,
+            "timeout": CONNECT_TIMEOUT_SECONDS,
+            "command_timeout": 60 if read_only else COMMAND_TIMEOUT_SECONDS,
             "server_settings": server_settings,
         },
     )
@@ -121,6 +134,17 @@ class PostgresWatchdog:
             if dbapi_connection is not None:
                 self.in_use.discard(dbapi_connection._connection)
 
+    @contextlib.contextmanager
+    def watching(self, connection: asyncpg.Connection):
+        """A direct connection in use: cut off like the engines' ones when the server hangs."""
+        if self._thread is None:
+            self._start(asyncio.get_running_loop())
+        self.in_use.add(connection)
+        try:
+            yield
+        finally:
+            self.in_use.discard(connection)
+
     def _start(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self._thread = threading.Thread(
@@ -165,3 +189,70 @@ class PostgresWatchdog:
         for connection in list(self.in_use):
             connection.terminate()
         self.in_use.clear()
+
+
+# ---- direct: a bare asyncpg connection, each statement its own transaction -------------------
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """A statement compiled once for asyncpg: its SQL with `$n` placeholders and the names
+    of its parameters in that order (with the values the statement itself binds)."""
+
+    sql: str
+    names: tuple[str, ...]
+    bound: Mapping[str, Any]
+
+    @classmethod
+    def of(cls, statement: ClauseElement) -> "Compiled":
+        compiled = statement.compile(dialect=asyncpg_dialect.dialect())
+        return cls(compiled.string, tuple(compiled.positiontup or ()), dict(compiled.params))
+
+    def args(self, values: Mapping[str, Any]) -> list[Any]:
+        return [values[name] if name in values else self.bound[name] for name in self.names]
+
+
+async def _keep_as_is(_: asyncpg.Connection) -> None:
+    """What a direct connection gets when it goes back to its pool (asyncpg's own reset rolls
+    back a transaction left open first). Nothing else: direct statements leave no session
+    state (no SET, LISTEN, cursor or lock), and asyncpg's default reset is a round trip."""
+
+
+_direct_pools: dict[tuple[str, asyncio.AbstractEventLoop], asyncpg.Pool] = {}
+
+
+def _direct_pool(url: str) -> asyncpg.Pool:
+    """This event loop's pool for `url` (asyncpg pools belong to the loop that made them);
+    connections are opened when needed, up to `DIRECT_POOL_SIZE`."""
+    key = (url, asyncio.get_running_loop())
+    pool = _direct_pools.get(key)
+    if pool is None:
+        pool = _direct_pools[key] = asyncpg.create_pool(
+            asyncpg_dsn(url),
+            min_size=0,
+            max_size=DIRECT_POOL_SIZE,
+            reset=_keep_as_is,
+            timeout=CONNECT_TIMEOUT_SECONDS,
+            command_timeout=COMMAND_TIMEOUT_SECONDS,
+        )
+    return pool
+
+
+@contextlib.asynccontextmanager
+async def direct(url: str) -> AsyncIterator[asyncpg.Connection]:
+    """A bare asyncpg connection in autocommit: each statement is a transaction of its own,
+    one round trip (its prepared statement is cached per connection). For a hot path whose
+    every change is one statement; a lost database makes the pool replace every connection
+    it holds, as the engines' pools do."""
+    pool = _direct_pool(url)
+    watchdog = PostgresWatchdog.of(asyncpg_dsn(url))
+    watchdog.circuit.check()
+    await pool  # a pool without connections to open first is ready at once, never waits
+    try:
+        async with pool.acquire() as connection:
+            with watchdog.watching(connection):
+                yield connection
+    except Exception as exc:
+        if lost_dependency(exc) == POSTGRES:
+            await pool.expire_connections()
+        raise

@@ -7,7 +7,8 @@
 Leaving the block without a commit rolls the change and its events back.
 """
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -16,7 +17,7 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from core.config import Settings, get_settings
-from core.db import get_sessionmaker
+from core.db import direct, get_sessionmaker
 from core.inbox import InboxRepository
 from core.outbox import Event, UnitOfWork, make_event
 from core.redis import get_redis
@@ -30,7 +31,12 @@ from loyalty.audience.repository import (
 from loyalty.catalog.repository import BatchRepository, PromocodeRepository, TariffRepository
 from loyalty.models import outbox, processed_events
 from loyalty.purchasing.idempotency import IdempotencyRepository
-from loyalty.purchasing.repository import AttemptRepository, PurchaseRepository, UseRepository
+from loyalty.purchasing.repository import (
+    AttemptRepository,
+    PurchaseRepository,
+    UseRepository,
+    UseStatements,
+)
 
 
 class LoyaltyUnitOfWork(UnitOfWork):
@@ -69,10 +75,6 @@ class LoyaltyUnitOfWork(UnitOfWork):
         self.inbox = InboxRepository(session, processed_events)
         return self
 
-    def event(self, type: str, aggregate_id: object, payload: dict[str, Any]) -> Event:
-        """A `loyalty.events` event for a statement that writes its outbox row itself."""
-        return make_event(LOYALTY_EVENTS, type, aggregate_id, payload)
-
     def add_event(self, type: str, aggregate_id: object, payload: dict[str, Any]) -> None:
         """Queues a `loyalty.events` event; it is written with the change by `commit()`."""
         self.emit(LOYALTY_EVENTS, type, aggregate_id, payload)
@@ -90,6 +92,17 @@ class Context:
 
     def uow(self) -> LoyaltyUnitOfWork:
         return LoyaltyUnitOfWork(self.sessionmaker)
+
+    @asynccontextmanager
+    async def uses(self) -> AsyncIterator[UseStatements]:
+        """The hot path's statements on a bare connection, each its own transaction."""
+        async with direct(self.settings.loyalty_database_url) as connection:
+            yield UseStatements(connection)
+
+
+def loyalty_event(type: str, aggregate_id: object, payload: dict[str, Any]) -> Event:
+    """A `loyalty.events` event for a statement that writes its outbox row itself."""
+    return make_event(LOYALTY_EVENTS, type, aggregate_id, payload)
 
 
 @lru_cache

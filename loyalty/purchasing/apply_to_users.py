@@ -29,9 +29,9 @@ async def apply_to_users(
     the others are listed with their real reason (operators may know that codes exist) and
     logged in the attempts log like a buyer's rejection (endpoint `apply_to_users`).
 
-    One transaction per user (the same lock order as a buyer's use, so no deadlocks with
-    buyers). `dry_run` evaluates the same rules on a snapshot, counting the uses it would take,
-    and writes nothing.
+    Each user's use is one statement, the buyer's own (`take_use`: the same locks in the same
+    order, so no deadlocks with buyers). `dry_run` evaluates the same rules on a snapshot,
+    counting the uses it would take, and writes nothing.
     """
     ctx = ctx or default_context()
     now = utcnow()
@@ -46,9 +46,9 @@ async def apply_to_users(
     applied: list[AppliedPurchase] = []
     rejected: list[RejectedUser] = []
     would_take = 0
-    for user_id in data.user_ids:
-        async with ctx.uow() as uow:
-            seen = await uow.uses.snapshot(user_id, promo.code, tariff.id)
+    async with ctx.uses() as uses:
+        for user_id in data.user_ids:
+            seen = await uses.snapshot(user_id, promo.code, tariff.id)
             if data.dry_run and seen.promocode is not None:
                 counted = seen.promocode.model_copy(
                     update={"uses": seen.promocode.uses + would_take}
@@ -58,36 +58,35 @@ async def apply_to_users(
             purchase_id = None
             if reason is None and not data.dry_run:
                 try:
-                    purchase = await take_use(uow, seen.promocode, seen.tariff, user_id, now)
+                    purchase = await take_use(uses, seen.promocode, seen.tariff, user_id, now)
                     purchase_id = purchase.purchase_id
-                    await uow.commit()
                 except Rejected as exc:
                     reason = exc.reason
-        if reason is not None:
-            rejected.append(RejectedUser(user_id=user_id, reason=reason.code))
-            if not data.dry_run:
-                async with ctx.uow() as uow:
-                    await log_rejection(
-                        uow,
-                        reason,
-                        user_id=user_id,
-                        data=PromocodeRequest(promocode=promo.code, tariff_id=tariff.id),
-                        promocode_id=promo.id,
-                        endpoint=APPLY_TO_USERS,
-                    )
-                    await uow.commit()
-            continue
-        would_take += data.dry_run
-        applied.append(
-            AppliedPurchase(
-                user_id=user_id,
-                purchase_id=purchase_id,
-                base_price=quote.base_price,
-                discount=quote.discount,
-                final_price=quote.final_price,
-                currency=tariff.currency,
+            if reason is not None:
+                rejected.append(RejectedUser(user_id=user_id, reason=reason.code))
+                if not data.dry_run:
+                    async with ctx.uow() as uow:
+                        await log_rejection(
+                            uow,
+                            reason,
+                            user_id=user_id,
+                            data=PromocodeRequest(promocode=promo.code, tariff_id=tariff.id),
+                            promocode_id=promo.id,
+                            endpoint=APPLY_TO_USERS,
+                        )
+                        await uow.commit()
+                continue
+            would_take += data.dry_run
+            applied.append(
+                AppliedPurchase(
+                    user_id=user_id,
+                    purchase_id=purchase_id,
+                    base_price=quote.base_price,
+                    discount=quote.discount,
+                    final_price=quote.final_price,
+                    currency=tariff.currency,
+                )
             )
-        )
     return ApplyToUsersOut(
         promocode_id=promocode_id,
         tariff_id=tariff.id,

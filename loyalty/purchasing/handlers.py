@@ -1,8 +1,10 @@
 """Buyer commands: quote, reserve a use, confirm the payment, cancel it; and the reaper's expiry.
 
-Each command: `async with ctx.uow() as uow:` → snapshot read → rules → conditional updates →
-events → commit. A rejected code is logged (and its `promocode.rejected` emitted) in a
-transaction of its own after the main one rolled back, then the error is raised.
+A quote and a use run on a bare connection (`ctx.uses()`): the snapshot read → the rules →
+the use taken in one statement with its purchase and events, all or nothing. Confirm, cancel
+and the reaper: `async with ctx.uow() as uow:` → conditional updates → events → commit. A
+rejected code is logged (and its `promocode.rejected` emitted) in a transaction of its own
+after the attempt wrote nothing, then the error is raised.
 """
 
 import uuid
@@ -12,12 +14,14 @@ from typing import NoReturn
 
 from core.errors import AppError, TooManyAttempts
 from loyalty.catalog import generator
-from loyalty.context import Context, LoyaltyUnitOfWork, default_context
+from loyalty.context import Context, LoyaltyUnitOfWork, default_context, loyalty_event
 from loyalty.domain import errors, events, rules
 from loyalty.domain.enums import PurchaseSource, PurchaseStatus
+from loyalty.domain.events import Counters
 from loyalty.models import Promocode, Purchase, Tariff, utcnow
 from loyalty.purchasing import ratelimit
 from loyalty.purchasing.idempotency import Claim
+from loyalty.purchasing.repository import UseStatements
 from loyalty.schemas import CancelRequest, PromocodeRequest, PurchaseOut, PurchaseRequest, QuoteOut
 
 APPLY = "apply_promocode"
@@ -106,17 +110,22 @@ async def _refuse_when_too_many(
 
 
 async def _checked(
-    uow: LoyaltyUnitOfWork, user_id: uuid.UUID, data: PromocodeRequest, now: datetime
+    uses: UseStatements, ctx: Context, user_id: uuid.UUID, data: PromocodeRequest, now: datetime
 ) -> tuple[Promocode, Tariff]:
     """The code and tariff when the rules allow the use (snapshot read), else `Rejected`."""
     code = rules.normalise_code(data.promocode)
-    seen = await uow.uses.snapshot(user_id, code, data.tariff_id)
+    seen = await uses.snapshot(user_id, code, data.tariff_id)
     promo = seen.promocode
-    mistyped = promo is None and generator.is_mistyped(code, await uow.batches.shapes_like(code))
+    mistyped = promo is None and generator.is_mistyped(code, await _shapes_like(ctx, code))
     reason = rules.rejection(seen, now, mistyped=mistyped)
     if reason is not None:
         raise Rejected(reason, promo.id if promo else None)
     return promo, seen.tariff
+
+
+async def _shapes_like(ctx: Context, code: str) -> list[generator.CodeShape]:
+    async with ctx.uow() as uow:
+        return await uow.batches.shapes_like(code)
 
 
 # ---- quote and use ---------------------------------------------------------------------------
@@ -129,8 +138,8 @@ async def apply_promocode(
     ctx = ctx or default_context()
     await _refuse_when_too_many(ctx, actor_id, data, APPLY)
     try:
-        async with ctx.uow() as uow:
-            promo, tariff = await _checked(uow, actor_id, data, utcnow())
+        async with ctx.uses() as uses:
+            promo, tariff = await _checked(uses, ctx, actor_id, data, utcnow())
     except Rejected as rejected:
         await _reject(ctx, rejected, user_id=actor_id, data=data, endpoint=APPLY)
     quote = rules.price(promo.discount_type, promo.value, tariff.price)
@@ -144,7 +153,7 @@ async def apply_promocode(
 
 
 async def take_use(
-    uow: LoyaltyUnitOfWork,
+    uses: UseStatements,
     promo: Promocode,
     tariff: Tariff,
     user_id: uuid.UUID,
@@ -153,12 +162,11 @@ async def take_use(
     reserved_until: datetime | None = None,
     claim: Claim | None = None,
 ) -> PurchaseOut:
-    """Takes the user's use and the code's, with the purchase and its event, in one statement
-    (the same lock order on every path: the user's counter, then the code's row); the answer.
+    """Takes the code's use and the user's, with the purchase, its event and the answer for
+    an Idempotency-Key `claim`, in one statement that is its own transaction; the answer.
 
     A buyer's use is a pending purchase `reserved_until` a time; without one it is the
-    operator's paid purchase. The answer for an Idempotency-Key `claim` is stored before the
-    code's row is locked, and commits with the use."""
+    operator's paid purchase."""
     status = PurchaseStatus.paid if reserved_until is None else PurchaseStatus.pending
     source = PurchaseSource.operator if reserved_until is None else PurchaseSource.user
     quote = rules.price(promo.discount_type, promo.value, tariff.price)
@@ -176,14 +184,13 @@ async def take_use(
         paid_at=now if status is PurchaseStatus.paid else None,
         **asdict(quote),
     )
-    answer = await _record(uow, claim, purchase, 201)
+    answer = PurchaseOut.model_validate(purchase)
+    stored = None if claim is None else (claim, 201, answer.model_dump(mode="json"))
     event_type = events.PURCHASE_PAID if status is PurchaseStatus.paid else events.PURCHASE_RESERVED
-    event = uow.event(event_type, purchase.id, events.purchase_payload(purchase))
-    counters = await uow.uses.take(purchase, promo.per_user_limit, event)
-    if counters.user_uses is None:
-        raise Rejected(errors.UserLimitReached, promo.id)
-    if counters.promocode_uses is None:
-        raise Rejected(errors.PromocodeExhausted, promo.id)
+    event = loyalty_event(event_type, purchase.id, events.purchase_payload(purchase))
+    taken = await uses.take(purchase, promo.per_user_limit, event, stored)
+    if not isinstance(taken, Counters):
+        raise Rejected(taken, promo.id)
     return answer
 
 
@@ -194,19 +201,19 @@ async def use_promocode(
     claim: Claim | None = None,
     ctx: Context | None = None,
 ) -> PurchaseOut:
-    """Reserves one use of the code and creates a pending purchase (until RESERVATION_TTL)."""
+    """Reserves one use of the code and creates a pending purchase (until RESERVATION_TTL):
+    two round trips to Postgres, the snapshot and the use, each its own transaction (under
+    READ COMMITTED a transaction around both would see no more than they do)."""
     ctx = ctx or default_context()
     await _refuse_when_too_many(ctx, actor_id, data, USE)
     now = utcnow()
+    expiry = now + timedelta(seconds=ctx.settings.reservation_ttl_seconds)
     try:
-        async with ctx.uow() as uow:
-            promo, tariff = await _checked(uow, actor_id, data, now)
-            expiry = now + timedelta(seconds=ctx.settings.reservation_ttl_seconds)
-            answer = await take_use(
-                uow, promo, tariff, actor_id, now, reserved_until=expiry, claim=claim
+        async with ctx.uses() as uses:
+            promo, tariff = await _checked(uses, ctx, actor_id, data, now)
+            return await take_use(
+                uses, promo, tariff, actor_id, now, reserved_until=expiry, claim=claim
             )
-            await uow.commit()
-            return answer
     except Rejected as rejected:
         await _reject(ctx, rejected, user_id=actor_id, data=data, endpoint=USE, claim=claim)
 
@@ -263,6 +270,48 @@ async def _answer(uow: LoyaltyUnitOfWork, claim: Claim | None, purchase: Purchas
     return out
 
 
+async def _settle_own(
+    ctx: Context | None,
+    purchase_id: uuid.UUID,
+    user_id: uuid.UUID,
+    claim: Claim | None,
+    *,
+    cancel_reason: str | None,
+) -> PurchaseOut:
+    """The buyer's own pending purchase paid (no `cancel_reason`) or cancelled, exactly once;
+    one settled already (by a concurrent call, or the same call sent again) answers what it
+    became when that is what was asked, else why it cannot be."""
+    ctx = ctx or default_context()
+    now = utcnow()
+    wanted = PurchaseStatus.paid if cancel_reason is None else PurchaseStatus.cancelled
+    async with ctx.uow() as uow:
+        purchase = await _own_purchase(uow, purchase_id, user_id)
+        if purchase.status == PurchaseStatus.pending:
+            expired = wanted is PurchaseStatus.paid and _expired(purchase, now)
+            reason = RESERVATION_EXPIRED if expired else cancel_reason
+            settled = await _settle(uow, purchase, now, cancel_reason=reason)
+            if settled is not None and expired:
+                error = errors.ReservationExpired()
+                await uow.idempotency.record_error(claim, error)
+                await uow.commit()
+                raise error
+            if settled is not None:
+                return await _answer(uow, claim, settled)
+            # A concurrent cancel or confirm settled it first: answer from what it became.
+            purchase = await uow.purchases.get(purchase.id)
+        if purchase.status == wanted:
+            return await _answer(uow, claim, purchase)
+    if wanted is PurchaseStatus.cancelled:
+        raise errors.PurchaseNotCancellable()
+    if purchase.cancel_reason == RESERVATION_EXPIRED:
+        raise errors.ReservationExpired()
+    raise errors.PurchaseCancelled()
+
+
+def _expired(purchase: Purchase, now: datetime) -> bool:
+    return purchase.expires_at is not None and purchase.expires_at <= now
+
+
 async def confirm_purchase(
     data: PurchaseRequest,
     *,
@@ -275,28 +324,7 @@ async def confirm_purchase(
     A reservation past `expires_at` is cancelled instead (use given back) and answered with
     409 `reservation_expired`; a cancelled purchase cannot be paid (409 `purchase_cancelled`).
     """
-    ctx = ctx or default_context()
-    now = utcnow()
-    async with ctx.uow() as uow:
-        purchase = await _own_purchase(uow, data.purchase_id, actor_id)
-        if purchase.status == PurchaseStatus.pending:
-            if purchase.expires_at is not None and purchase.expires_at <= now:
-                if await _settle(uow, purchase, now, cancel_reason=RESERVATION_EXPIRED) is not None:
-                    error = errors.ReservationExpired()
-                    await uow.idempotency.record_error(claim, error)
-                    await uow.commit()
-                    raise error
-            else:
-                paid = await _settle(uow, purchase, now, cancel_reason=None)
-                if paid is not None:
-                    return await _answer(uow, claim, paid)
-            # A concurrent cancel or confirm settled it first: answer from what it became.
-            purchase = await uow.purchases.get(purchase.id)
-        if purchase.status == PurchaseStatus.paid:
-            return await _answer(uow, claim, purchase)
-        if purchase.cancel_reason == RESERVATION_EXPIRED:
-            raise errors.ReservationExpired()
-        raise errors.PurchaseCancelled()
+    return await _settle_own(ctx, data.purchase_id, actor_id, claim, cancel_reason=None)
 
 
 async def cancel_use_promocode(
@@ -311,19 +339,8 @@ async def cancel_use_promocode(
     Cancelling a cancelled purchase answers its state again and gives back nothing; a paid
     purchase cannot be cancelled (409 `purchase_not_cancellable`).
     """
-    ctx = ctx or default_context()
-    now = utcnow()
-    async with ctx.uow() as uow:
-        purchase = await _own_purchase(uow, data.purchase_id, actor_id)
-        if purchase.status == PurchaseStatus.pending:
-            reason = data.reason or DEFAULT_CANCEL_REASON
-            cancelled = await _settle(uow, purchase, now, cancel_reason=reason)
-            if cancelled is not None:
-                return await _answer(uow, claim, cancelled)
-            purchase = await uow.purchases.get(purchase.id)
-        if purchase.status == PurchaseStatus.cancelled:
-            return await _answer(uow, claim, purchase)
-        raise errors.PurchaseNotCancellable()
+    reason = data.reason or DEFAULT_CANCEL_REASON
+    return await _settle_own(ctx, data.purchase_id, actor_id, claim, cancel_reason=reason)
 
 
 # ---- the reaper ------------------------------------------------------------------------------
@@ -339,8 +356,7 @@ async def expire_reservation(purchase_id: uuid.UUID, *, ctx: Context | None = No
         if (
             purchase is None
             or purchase.status != PurchaseStatus.pending
-            or purchase.expires_at is None
-            or purchase.expires_at > now
+            or not _expired(purchase, now)
         ):
             return False
         if await _settle(uow, purchase, now, cancel_reason=RESERVATION_EXPIRED) is None:

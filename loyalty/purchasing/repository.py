@@ -10,16 +10,20 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+import asyncpg
 from sqlalchemy import Select, TextClause, bindparam, func, insert, literal, select, text, update
 from sqlalchemy.dialects import postgresql
 
+from core.db import Compiled
 from core.outbox import NOTIFY_CHANNEL, Event
 from core.repository import M, Repository
 from loyalty.audience.repository import codes_assigned_to, users
+from loyalty.domain import errors
 from loyalty.domain.enums import PurchaseStatus
 from loyalty.domain.events import Counters
 from loyalty.domain.rules import UseFacts
 from loyalty.models import Promocode, PromocodeAttempt, PromocodeUserUses, Purchase, Tariff
+from loyalty.purchasing.idempotency import Claim, keys
 
 tariffs = Tariff.__table__
 promocodes = Promocode.__table__
@@ -37,9 +41,13 @@ def _take_use() -> TextClause:
     # The names put in are the table's own, never a caller's.
     return text(
         f"""
-        WITH mine AS (
+        WITH code AS MATERIALIZED (
+            SELECT id FROM promocodes
+            WHERE id = :promocode_id AND (max_uses IS NULL OR uses < max_uses)
+            FOR UPDATE
+        ), mine AS (
             INSERT INTO promocode_user_uses AS u (promocode_id, user_id, uses)
-            VALUES (:promocode_id, :user_id, 1)
+            SELECT id, :user_id, 1 FROM code
             ON CONFLICT (promocode_id, user_id) DO UPDATE SET uses = u.uses + 1
             WHERE CAST(:per_user_limit AS integer) IS NULL
                OR u.uses < CAST(:per_user_limit AS integer)
@@ -60,35 +68,46 @@ def _take_use() -> TextClause:
                        'user_uses', mine.uses),
                    :occurred_at
             FROM taken, mine
+        ), answered AS (
+            UPDATE {keys.name}
+            SET status = 'done', response_status = :response_status,
+                response_body = CAST(:response_body AS jsonb)
+            WHERE user_id = :user_id AND endpoint = :endpoint AND key = :key
+              AND status = 'running' AND EXISTS (SELECT FROM taken)
         )
-        SELECT (SELECT uses FROM mine) AS user_uses, taken.uses, taken.version,
-               pg_notify(:channel, '') AS notified
+        SELECT EXISTS (SELECT FROM code) AS use_left, (SELECT uses FROM mine) AS user_uses,
+               taken.uses, taken.version,
+               CASE WHEN taken.uses IS NOT NULL THEN pg_notify(:channel, '') END AS notified
         FROM (SELECT 1) AS one LEFT JOIN taken ON true
         """  # noqa: S608
     )
 
 
-# One use of a code by a user, in one statement: the user's use if under their limit (the
-# row lock on their counter serialises one user's parallel calls), then the code's if any is
-# left, the purchase, its event (the outbox row, the counters after the use merged into its
-# payload) and the relay's wake-up. A hot code's row lock is held for this statement and the
-# commit only. No user use back: their limit is reached; no code use: the code is used up;
-# either way the caller rolls back.
-TAKE_USE = _take_use()
+# One use of a code by a user, in one statement that is its own transaction (autocommit):
+# the code's row locked if a use is left, then the user's use if under their limit, the
+# code's use, the purchase, its event (the outbox row, the counters after the use merged into
+# its payload), the answer stored for an Idempotency-Key, and the relay's wake-up. A hot
+# code's row is locked for this statement only, its commit included, with no round trip to
+# the application in between. Locked first, the code's row makes the statement all or
+# nothing: a code used up takes nothing, a user at their limit takes nothing, and each lock
+# is taken in the same order on every path (the code's row, then the user's counter).
+TAKE_USE = Compiled.of(_take_use())
 
-GIVE_BACK_USER_USE = text(
+# One use given back to the code's row and the user's counter, in one statement and in the
+# lock order of `TAKE_USE` (the user's counter is changed only after the code's row).
+GIVE_BACK = text(
     """
-    UPDATE promocode_user_uses SET uses = uses - 1
-    WHERE promocode_id = :promocode_id AND user_id = :user_id AND uses > 0
-    RETURNING uses
-    """
-)
-GIVE_BACK_CODE_USE = text(
-    """
-    UPDATE promocodes
-    SET uses = GREATEST(uses - 1, 0), version = version + 1
-    WHERE id = :id
-    RETURNING uses, version
+    WITH code AS (
+        UPDATE promocodes SET uses = GREATEST(uses - 1, 0), version = version + 1
+        WHERE id = :promocode_id
+        RETURNING uses, version
+    ), mine AS (
+        UPDATE promocode_user_uses SET uses = uses - 1
+        WHERE promocode_id = :promocode_id AND user_id = :user_id AND uses > 0
+          AND EXISTS (SELECT FROM code)
+        RETURNING uses
+    )
+    SELECT code.uses, code.version, (SELECT uses FROM mine) AS user_uses FROM code
     """
 )
 
@@ -116,7 +135,7 @@ def _snapshot() -> Select:
     )
 
 
-SNAPSHOT = _snapshot()
+SNAPSHOT = Compiled.of(_snapshot())
 
 
 def _columns(row: Any, prefix: str, model: type[M]) -> M | None:
@@ -126,14 +145,19 @@ def _columns(row: Any, prefix: str, model: type[M]) -> M | None:
     return None if values["id"] is None else model.model_construct(**values)
 
 
-class UseRepository(Repository):
-    """A code's uses and each user's: the snapshot the rules judge, then the limits."""
+class UseStatements:
+    """A use on a bare connection (`core.db.direct`), each statement its own transaction: the
+    snapshot the rules judge, then the use taken in one statement."""
+
+    def __init__(self, connection: asyncpg.Connection) -> None:
+        self.connection = connection
 
     async def snapshot(self, user_id: uuid.UUID, code: str, tariff_id: int) -> UseFacts:
         """The tariff, the code, whether it reaches the user, their status and their uses of
-        it: one round trip (a plain read; the limits are taken later by conditional updates)."""
+        it: one round trip (a plain read; the limits are taken later by one conditional
+        statement)."""
         params = {"user_id": user_id, "code": code, "tariff_id": tariff_id}
-        row = (await self.session.execute(SNAPSHOT, params)).one()._mapping
+        row = await self.connection.fetchrow(SNAPSHOT.sql, *SNAPSHOT.args(params))
         return UseFacts(
             tariff=_columns(row, "t_", Tariff),
             promocode=_columns(row, "p_", Promocode),
@@ -141,6 +165,45 @@ class UseRepository(Repository):
             user_status=row["status"],
             user_uses=row["uses_of_user"],
         )
+
+    async def take(
+        self,
+        purchase: Purchase,
+        per_user_limit: int | None,
+        event: Event,
+        answer: tuple[Claim, int, dict[str, Any]] | None = None,
+    ) -> Counters | type[errors.Rejection]:
+        """The code's use, the user's, the `purchase`, its `event` and the `answer` (status,
+        body) for an Idempotency-Key claim (see `TAKE_USE`), all or nothing: the counters
+        after it, or why nothing was taken (the code used up, the user at their limit)."""
+        claim, status_code, body = answer or (None, None, None)
+        values = {
+            **{c.name: getattr(purchase, c.name) for c in purchases.c},
+            "per_user_limit": per_user_limit,
+            "event_id": event.event_id,
+            "stream": event.stream,
+            "type": event.type,
+            "aggregate_id": event.aggregate_id,
+            "payload": json.dumps(event.payload),
+            "occurred_at": event.occurred_at,
+            "endpoint": claim and claim.endpoint,
+            "key": claim and claim.key,
+            "response_status": status_code,
+            "response_body": body and json.dumps(body),
+            "channel": NOTIFY_CHANNEL,
+        }
+        row = await self.connection.fetchrow(TAKE_USE.sql, *TAKE_USE.args(values))
+        if not row["use_left"]:
+            return errors.PromocodeExhausted
+        if row["user_uses"] is None:
+            return errors.UserLimitReached
+        return Counters(
+            promocode_uses=row["uses"], promocode_version=row["version"], user_uses=row["user_uses"]
+        )
+
+
+class UseRepository(Repository):
+    """A code's uses and each user's, in a unit of work: given back, or read."""
 
     async def of_user(self, promocode_id: int, user_id: uuid.UUID) -> int:
         uses = await self.session.execute(
@@ -150,40 +213,14 @@ class UseRepository(Repository):
         )
         return uses.scalar_one_or_none() or 0
 
-    async def take(self, purchase: Purchase, per_user_limit: int | None, event: Event) -> Counters:
-        """The user's use, the code's, the `purchase` and its `event` (see `TAKE_USE`): the
-        counters after it; `user_uses` None when their limit is reached, `promocode_uses`
-        None when the code is used up (then the caller must roll back)."""
-        row = (
-            await self.session.execute(
-                TAKE_USE,
-                {
-                    **{c.name: getattr(purchase, c.name) for c in purchases.c},
-                    "per_user_limit": per_user_limit,
-                    "event_id": event.event_id,
-                    "stream": event.stream,
-                    "type": event.type,
-                    "aggregate_id": event.aggregate_id,
-                    "payload": json.dumps(event.payload),
-                    "occurred_at": event.occurred_at,
-                    "channel": NOTIFY_CHANNEL,
-                },
-            )
-        ).one()
-        return Counters(
-            promocode_uses=row.uses, promocode_version=row.version, user_uses=row.user_uses
-        )
-
     async def give_back(self, promocode_id: int, user_id: uuid.UUID) -> Counters:
-        """Returns one use to the user's counter and the code's (same lock order as taking)."""
-        mine = (
-            await self.session.execute(
-                GIVE_BACK_USER_USE, {"promocode_id": promocode_id, "user_id": user_id}
-            )
-        ).scalar_one_or_none()
-        code = (await self.session.execute(GIVE_BACK_CODE_USE, {"id": promocode_id})).one()
+        """Returns one use to the code's row and the user's counter (see `GIVE_BACK`)."""
+        params = {"promocode_id": promocode_id, "user_id": user_id}
+        given = (await self.session.execute(GIVE_BACK, params)).one()
         return Counters(
-            promocode_uses=code.uses, promocode_version=code.version, user_uses=mine or 0
+            promocode_uses=given.uses,
+            promocode_version=given.version,
+            user_uses=given.user_uses or 0,
         )
 
     async def counters(self, promocode_id: int, user_id: uuid.UUID) -> Counters:
