@@ -60,13 +60,14 @@ def _take_use() -> TextClause:
         ), bought AS (
             INSERT INTO purchases ({columns}) SELECT {values} FROM taken
         ), announced AS (
-            INSERT INTO outbox (event_id, stream, type, aggregate_id, payload, occurred_at)
+            INSERT INTO outbox
+                (event_id, stream, type, aggregate_id, payload, occurred_at, context)
             SELECT :event_id, :stream, :type, :aggregate_id,
                    CAST(:payload AS jsonb) || jsonb_build_object(
                        'promocode_uses', taken.uses,
                        'promocode_version', taken.version,
                        'user_uses', mine.uses),
-                   :occurred_at
+                   :occurred_at, CAST(:context AS jsonb)
             FROM taken, mine
         ), answered AS (
             UPDATE {keys.name}
@@ -186,6 +187,7 @@ class UseStatements:
             "aggregate_id": event.aggregate_id,
             "payload": json.dumps(event.payload),
             "occurred_at": event.occurred_at,
+            "context": event.context and json.dumps(event.context),  # core.tracing
             "endpoint": claim and claim.endpoint,
             "key": claim and claim.key,
             "response_status": status_code,

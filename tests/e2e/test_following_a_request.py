@@ -16,7 +16,13 @@ from core.config import get_settings
 from core.redis import make_redis
 from core.streams import LOYALTY_EVENTS
 from tests.support.db import sql
-from tests.support.factories import bearer, unlimited_code_json
+from tests.support.factories import (
+    bearer,
+    create_loyalty_user,
+    create_promocode,
+    create_tariff,
+    unlimited_code_json,
+)
 from tests.support.platform import PORT_OFFSET, WORKERS, Platform
 from tests.support.polling import eventually
 
@@ -39,9 +45,12 @@ async def entry_fields(stream: str, event_id: str) -> dict | None:
     return next((f for _id, f in entries if f["event_id"] == event_id), None)
 
 
-async def outbox_rows(aggregate_id: object) -> list[dict]:
+async def outbox_rows(aggregate_id: object, type: str) -> list[dict]:
+    """The outbox rows of one aggregate of one kind (a tariff and a code may share an id)."""
     return await sql(
-        "SELECT event_id, type, context FROM outbox WHERE aggregate_id = :a", a=str(aggregate_id)
+        "SELECT event_id, type, context FROM outbox WHERE aggregate_id = :a AND type = :t",
+        a=str(aggregate_id),
+        t=type,
     )
 
 
@@ -60,7 +69,7 @@ async def test_a_request_id_follows_the_event_from_command_api_to_the_projectors
     rid = f"follow-{uuid.uuid4().hex}"
     code = (await create_code(platform.urls["command_api"], {"X-Request-ID": rid})).json()
 
-    [row] = await outbox_rows(code["id"])
+    [row] = await outbox_rows(code["id"], "promocode.created")
     assert row["context"] == {"request_id": rid}
     entry = await eventually(lambda: entry_fields(LOYALTY_EVENTS, str(row["event_id"])))
     assert entry["request_id"] == rid
@@ -204,7 +213,34 @@ async def test_one_trace_holds_the_request_and_the_projectors_handling_of_its_ev
 async def test_without_an_endpoint_nothing_is_traced_or_carried_but_the_request_id(platform):
     rid = f"untraced-{uuid.uuid4().hex}"
     code = (await create_code(platform.urls["command_api"], {"X-Request-ID": rid})).json()
-    [row] = await outbox_rows(code["id"])
+    [row] = await outbox_rows(code["id"], "promocode.created")
     assert row["context"] == {"request_id": rid}  # no traceparent when tracing is off
     entry = await eventually(lambda: entry_fields(LOYALTY_EVENTS, str(row["event_id"])))
     assert "traceparent" not in entry
+
+
+async def test_a_purchases_request_id_reaches_the_projectors_line_for_it(platform):
+    """The hot path (TAKE_USE writes its own outbox row) carries the request id too."""
+    user = await create_loyalty_user()
+    tariff = await create_tariff()
+    promo = await create_promocode()
+    rid = f"purchase-{uuid.uuid4().hex}"
+    async with httpx.AsyncClient(base_url=platform.urls["command_api"], timeout=10) as client:
+        used = await client.post(
+            f"{API}/use_promocode",
+            json={"promocode": promo.code, "tariff_id": tariff.id},
+            headers={**bearer(user), "X-Request-ID": rid},
+        )
+    assert used.status_code == 201, used.text
+    [row] = await outbox_rows(used.json()["purchase_id"], "purchase.reserved")
+    assert row["context"] == {"request_id": rid}
+
+    def projector_lines() -> list[dict]:
+        return [
+            r
+            for r in log_lines(platform, WORKERS)
+            if r.get("request_id") == rid and r.get("group") == "projector"
+        ]
+
+    (handled,) = await eventually(projector_lines, message="the projector's line for the use")
+    assert handled["event_id"] == str(row["event_id"])
