@@ -189,6 +189,31 @@ async def tariff_names(conn: AsyncConnection) -> dict[int, str]:
     return {r.id: r.name for r in await conn.execute(select(tariffs_t.c.id, tariffs_t.c.name))}
 
 
+@dataclass
+class ListedNames:
+    """The names behind the ids of one page of a list: a group's, a tariff's, a code's."""
+
+    groups: dict[int, str] = field(default_factory=dict)
+    tariffs: dict[int, str] = field(default_factory=dict)
+    codes: dict[int, str] = field(default_factory=dict)
+
+
+async def names_of(
+    conn: AsyncConnection, groups: set[int], tariffs: set[int], codes: set[int]
+) -> ListedNames:
+    async def named(column_id, column_name, ids: set[int]) -> dict[int, str]:
+        if not ids:
+            return {}
+        rows = await conn.execute(select(column_id, column_name).where(column_id.in_(ids)))
+        return {key: name for key, name in rows}
+
+    return ListedNames(
+        groups=await named(groups_t.c.id, groups_t.c.name, groups),
+        tariffs=await named(tariffs_t.c.id, tariffs_t.c.name, tariffs),
+        codes=await named(read.codes_t.c.id, read.codes_t.c.code, codes),
+    )
+
+
 async def assignments(conn: AsyncConnection, promocode_id: int) -> list[Row]:
     rows = await conn.execute(
         select(read.assignments_t, groups_t.c.name.label("group_name"))

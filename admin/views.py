@@ -11,6 +11,7 @@ concerns (`admin.problems`), the form keeping what was typed.
 import functools
 import uuid
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from datetime import datetime
 from typing import Any, TypeVar, get_args
 
@@ -29,6 +30,7 @@ from wtforms import BooleanField, Form, SelectField, SelectMultipleField, String
 from wtforms.validators import InputRequired, Optional, StopValidation
 
 from admin import formatting, people
+from admin import repository as repo
 from admin.auth import current_operator
 from admin.filters import BatchFilter, SinceFilter, ValidityFilter
 from admin.notices import notify
@@ -90,6 +92,15 @@ def actor(request: Request) -> uuid.UUID:
 # -- list cells ---------------------------------------------------------------------------
 
 
+# The names behind the ids of the list page being shown (ConsoleView.list reads them).
+listed_names: ContextVar[repo.ListedNames] = ContextVar("listed_names")
+
+
+def _name(kind: str, key: Any) -> str | None:
+    names = listed_names.get(None)
+    return getattr(names, kind).get(key) if names and key is not None else None
+
+
 def user_cell(model: Any, attribute: str) -> Markup:
     value = getattr(model, attribute)
     if value is None:
@@ -102,6 +113,8 @@ def code_cell(model: Any, attribute: str) -> Markup:
     text = getattr(model, attribute)
     if code_id is None:
         return escape(text or "")
+    if attribute == "promocode_id":
+        text = _name("codes", code_id)
     return Markup('<a href="/admin/codes/{}">{}</a>').format(code_id, text or f"#{code_id}")
 
 
@@ -110,7 +123,16 @@ def group_cell(model: Any, attribute: str) -> Markup:
     if group_id is None:
         return Markup("")
     text = getattr(model, attribute)
+    if attribute == "group_id":
+        text = _name("groups", group_id) or f"#{group_id}"
     return Markup('<a href="/admin/groups/{}">{}</a>').format(group_id, text)
+
+
+def tariff_cell(model: Any, attribute: str) -> str:
+    tariff_id = getattr(model, attribute)
+    if tariff_id is None:
+        return ""
+    return _name("tariffs", tariff_id) or f"#{tariff_id}"
 
 
 def money_cell(model: Any, attribute: str) -> str:
@@ -127,6 +149,7 @@ CELLS_BY_NAME = {
     "promocode_id": code_cell,
     "code": code_cell,
     "group_id": group_cell,
+    "tariff_id": tariff_cell,
     "price": money_cell,
     "base_price": money_cell,
     "discount": money_cell,
@@ -168,6 +191,22 @@ class ConsoleView(ModelView):
         """Export: exactly the rows the search and filters select."""
         stmt = await self.filtered_query(request)
         return await self._run_query(stmt.limit(limit or None))
+
+    # Last in the class body: from here on its name hides the builtin `list`.
+    async def list(self, request: Request) -> Any:
+        """One page of the list, with the names of the groups, tariffs and codes it shows."""
+        page = await super().list(request)
+
+        def ids(attribute: str) -> set[int]:
+            return {v for row in page.rows if (v := getattr(row, attribute, None)) is not None}
+
+        if {"group_id", "tariff_id", "promocode_id"} & set(self._prop_names):
+            async with repo.connection() as conn:
+                names = await repo.names_of(
+                    conn, ids("group_id"), ids("tariff_id"), ids("promocode_id")
+                )
+            listed_names.set(names)
+        return page
 
 
 class RecordView(ConsoleView):

@@ -20,7 +20,12 @@ from core.redis import get_redis
 from core.streams import LOYALTY_EVENTS
 from tests.support.admin import PASSWORD, new_account, registered_buyer
 from tests.support.db import sql
-from tests.support.factories import create_group, create_loyalty_user, create_promocode
+from tests.support.factories import (
+    create_group,
+    create_loyalty_user,
+    create_promocode,
+    create_tariff,
+)
 from tests.support.polling import eventually
 
 CHROMIUM = "/usr/bin/chromium"
@@ -54,9 +59,21 @@ async def page():
 
 @pytest.fixture
 def shot(page, images):
-    """`await shot("name")`: the whole page as images/name.png."""
+    """`await shot("name")`: the whole page as images/name.png, once it is known to look
+    right: nothing wider than the window, the sidebar as long as the page."""
 
     async def take(name: str, full_page: bool = True) -> None:
+        layout = await page.evaluate(
+            """() => ({
+                page: document.documentElement.scrollWidth,
+                window: window.innerWidth,
+                height: document.documentElement.scrollHeight,
+                sidebar: document.querySelector("aside.navbar-vertical").getBoundingClientRect()
+                    .bottom + window.scrollY,
+            })"""
+        )
+        assert layout["page"] <= layout["window"], f"{name} is wider than the window: {layout}"
+        assert layout["sidebar"] >= layout["height"], f"{name}'s sidebar stops short: {layout}"
         images.mkdir(parents=True, exist_ok=True)
         await page.screenshot(path=str(images / f"{name}.png"), full_page=full_page)
 
@@ -110,6 +127,9 @@ async def test_an_operator_runs_a_promotion_in_a_real_browser(platform, page, sh
     first, first_email = await registered_buyer(platform, f"pw-{tag}-anna@example.com")
     _, second_email = await registered_buyer(platform, f"pw-{tag}-boris@example.com")
     tariff_name, code_text, group_name = f"Premium {tag}", f"SPRING{tag.upper()}", f"VIP {tag}"
+    # Names as long as they may be, as fuzzing leaves them: every picker must still fit.
+    await create_tariff(name=f"Long {tag} " + "0" * 186)
+    await create_group(name=f"Long {tag} " + "W" * 186)
 
     await sign_in(page, admin)
 

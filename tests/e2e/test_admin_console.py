@@ -51,6 +51,8 @@ async def test_group_members_form_adds_the_picked_users(operator):
     assert await sql(
         "SELECT 1 FROM group_members WHERE group_id = :g AND user_id = :u", g=group.id, u=user_id
     )
+    listed = await operator.get(f"/admin/group-member/list?search={user_id}")
+    assert f'<a href="/admin/groups/{group.id}">{group.name}</a>' in listed.text
 
 
 async def test_assignments_form_assigns_a_code_to_a_group(operator):
