@@ -8,10 +8,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, TypeVar
 
-from fastapi import Depends, Header
+from fastapi import Depends, Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from core.addresses import client_address
 from core.errors import AppError
 from core.security import CurrentOperator, CurrentPrincipal, Principal
 from loyalty.handlers import Context, default_context
@@ -20,8 +21,8 @@ from loyalty.purchasing import idempotency
 
 # Every dependency here is `async def`: FastAPI runs a plain `def` one in a worker thread, a
 # hop per dependency per request that the hot path cannot afford.
-async def context() -> Context:
-    return default_context()
+async def context(request: Request) -> Context:
+    return default_context().for_client(client_address(request))
 
 
 ContextDep = Annotated[Context, Depends(context)]

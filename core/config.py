@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     # Loyalty domain
     reservation_ttl_seconds: int = 15 * 60
     failed_attempts_per_minute: int = 20
+    # Wrong codes (no such code) per client address per minute, whatever the accounts.
+    failed_attempts_per_address_per_minute: int = 300
     # The largest request body an API reads (apply-to-users with 10,000 ids is ~400 KB).
     max_body_bytes: int = 1_048_576
     idempotency_ttl_seconds: int = 24 * 3600

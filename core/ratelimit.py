@@ -12,7 +12,7 @@ import logging
 import math
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import KW_ONLY, dataclass
 
 from redis.asyncio import Redis
@@ -102,3 +102,25 @@ class SlidingWindowLimiter:
 
     def _warn(self, consequence: str) -> None:
         log.warning("rate limiter %s unavailable; %s", self.name, consequence, exc_info=True)
+
+
+async def longest_wait(checks: Sequence[tuple[SlidingWindowLimiter, str]]) -> int | None:
+    """The longest wait among several (limiter, subject) checks on one Redis, None when every
+    subject is under its limit: the counts are read in one round trip, and only a subject at
+    its limit is looked at further. Fail-open limiters only."""
+    first = checks[0][0]
+    try:
+        async with first.redis.pipeline(transaction=False) as pipe:
+            now = first.clock()
+            for limiter, subject in checks:
+                pipe.zcount(limiter.key(subject), f"({now - limiter.window_seconds}", "+inf")
+            counts = await pipe.execute()
+    except RedisError:
+        first._warn("letting the attempt through")
+        return None
+    waits = [
+        await limiter.retry_after(subject)
+        for (limiter, subject), count in zip(checks, counts, strict=True)
+        if count >= limiter.limit
+    ]
+    return max((wait for wait in waits if wait is not None), default=None)

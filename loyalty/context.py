@@ -9,7 +9,7 @@ Leaving the block without a commit rolls the change and its events back.
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
@@ -89,6 +89,11 @@ class Context:
     sessionmaker: async_sessionmaker
     redis: Redis
     settings: Settings
+    # The buyer's address (`core.addresses`) for the per-address limit; None: no client's call.
+    client_address: str | None = None
+
+    def for_client(self, address: str) -> "Context":
+        return replace(self, client_address=address)
 
     def uow(self) -> LoyaltyUnitOfWork:
         return LoyaltyUnitOfWork(self.sessionmaker)

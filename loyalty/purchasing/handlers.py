@@ -89,16 +89,18 @@ async def _reject(
         )
         await uow.idempotency.record_error(claim, error)
         await uow.commit()
-    await ratelimit.note_failure(ctx.redis, user_id)
+    await ratelimit.note_failure(
+        ctx.redis, ctx.settings, user_id, ctx.client_address, rejected.reason
+    )
     raise error
 
 
 async def _refuse_when_too_many(
     ctx: Context, user_id: uuid.UUID, data: PromocodeRequest, endpoint: str
 ) -> None:
-    """429 once the user failed too often; logged, but not stored for an Idempotency-Key
-    (replaying it for 24 hours would lock the key out for good)."""
-    wait = await ratelimit.retry_after(ctx.redis, user_id, ctx.settings.failed_attempts_per_minute)
+    """429 once the user (or their address) failed too often (`ratelimit`); logged, but not
+    stored for an Idempotency-Key (replaying it for 24 hours would lock the key out for good)."""
+    wait = await ratelimit.retry_after(ctx.redis, ctx.settings, user_id, ctx.client_address)
     if wait is None:
         return
     async with ctx.uow() as uow:

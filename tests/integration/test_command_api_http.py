@@ -204,6 +204,26 @@ async def test_rate_limited_answer_has_retry_after(client, settings):
     assert int(limited.headers["retry-after"]) >= 1
 
 
+async def test_wrong_codes_are_counted_by_the_callers_address(settings, monkeypatch):
+    """command_api hands the caller's address to the per-address limit of wrong codes."""
+    monkeypatch.setattr(settings, "failed_attempts_per_address_per_minute", 2)
+    tariff = await create_tariff()
+    host = f"198.51.100.{uuid.uuid4().int % 250 + 1}"
+
+    async def guess(client_host: str) -> int:
+        transport = httpx.ASGITransport(app=app, client=(client_host, 40_000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://app") as caller:
+            response = await caller.post(
+                f"{API}/apply_promocode",
+                json={"promocode": f"NOPE-{uuid.uuid4().hex[:8]}", "tariff_id": tariff.id},
+                headers=bearer(await create_loyalty_user()),
+            )
+        return response.status_code
+
+    assert [await guess(host) for _ in range(3)] == [404, 404, 429]
+    assert await guess(f"203.0.113.{uuid.uuid4().int % 250 + 1}") == 404
+
+
 # ---- Idempotency-Key ------------------------------------------------------------------------
 
 

@@ -2,6 +2,7 @@
 failed-attempts rate limit."""
 
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from core.errors import AppError
 from loyalty import handlers, schemas
 from loyalty.catalog import generator
+from loyalty.context import Context, default_context
 from tests.support.db import attempts_of, events_for
 from tests.support.factories import (
     OPERATOR_ID,
@@ -160,6 +162,41 @@ async def test_too_many_failed_attempts_are_refused_with_retry_after_and_logged(
     # Another user is not affected.
     other = await create_loyalty_user()
     assert (await handlers.apply_promocode(request(promo.code, tariff.id), actor_id=other)).discount
+
+
+async def test_wrong_codes_from_one_address_are_limited_across_accounts(settings):
+    """Guessing with many accounts from one address is refused once the address has tried
+    its limit of wrong codes; rejections of real codes do not count for the address, and
+    other addresses are not affected."""
+    limit = 3
+    ctx = replace(
+        default_context(),
+        settings=settings.model_copy(update={"failed_attempts_per_address_per_minute": limit}),
+    )
+    guesser = ctx.for_client(f"198.51.100.{uuid.uuid4().int % 250 + 1}")
+    tariff = await create_tariff()
+    used_up = await create_promocode(max_uses=1)
+    await handlers.use_promocode(
+        request(used_up.code, tariff.id), actor_id=await create_loyalty_user(), ctx=guesser
+    )
+
+    async def attempt(code: str, client: Context) -> str:
+        with pytest.raises(AppError) as raised:
+            await handlers.apply_promocode(
+                request(code, tariff.id), actor_id=await create_loyalty_user(), ctx=client
+            )
+        return raised.value.code
+
+    # A used-up code is no guess: the address may still try.
+    assert [await attempt(used_up.code, guesser) for _ in range(limit)] == [
+        "promocode_exhausted"
+    ] * limit
+    assert [await attempt(f"GUESS-{n}", guesser) for n in range(limit)] == [
+        "promocode_not_found"
+    ] * limit
+    assert await attempt("GUESS-AGAIN", guesser) == "too_many_attempts"
+    elsewhere = ctx.for_client(f"203.0.113.{uuid.uuid4().int % 250 + 1}")
+    assert await attempt("GUESS-ELSEWHERE", elsewhere) == "promocode_not_found"
 
 
 async def test_a_mistyped_generated_code_is_told_apart_from_a_code_that_does_not_exist():
