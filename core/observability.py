@@ -8,8 +8,9 @@ unexpected errors logged and reported once.
   error body's `details.request_id` (`core.app`);
 - an unexpected exception: logged once as one JSON record with its traceback, sent to Sentry
   (when `SENTRY_DSN` is set) tagged with the request id, and answered 500 `internal_error`;
-- one JSON access line (logger `access`): method, route template, status, duration in ms,
-  request id; never the query string, a header, a token or an address;
+- one JSON access line (logger `access`, written straight to stdout: `write_access_line`):
+  method, route template, status, duration in ms, request id; never the query string, a
+  header, a token or an address;
 - the Prometheus metrics `http_requests_total{method, route, status}` and
   `http_request_duration_seconds{method, route}`, served at `/metrics` (`metrics_router`);
 - when tracing is on (`core.tracing`), the request id on the request's span.
