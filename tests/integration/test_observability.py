@@ -47,6 +47,12 @@ def json_lines(caplog, logger: str | None = None) -> list[dict]:
     return [json.loads(line) for line in lines]
 
 
+def access_lines(capsys) -> list[dict]:
+    """The access lines written so far: straight to stdout, not through logging's handlers."""
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line[:1] == "{"]
+    return [line for line in lines if line.get("logger") == "access"]
+
+
 async def test_a_request_id_is_made_and_echoed_when_the_caller_sends_none():
     async with asgi_client(query_api.app.app) as client:
         first = await client.get("/health")
@@ -79,7 +85,9 @@ async def test_every_error_body_names_the_request_id_of_its_answer():
     assert no_route.json()["error"]["details"]["request_id"] == "mine-1"
 
 
-async def test_an_unexpected_error_is_a_500_with_its_request_id_and_one_json_log_record(caplog):
+async def test_an_unexpected_error_is_a_500_with_its_request_id_and_one_json_log_record(
+    caplog, capsys
+):
     caplog.set_level(logging.INFO)
     async with asgi_client(CRASHING) as client:
         response = await client.get("/boom/7", headers={"X-Request-ID": "trace-me-500"})
@@ -96,19 +104,19 @@ async def test_an_unexpected_error_is_a_500_with_its_request_id_and_one_json_log
     assert failures[0]["level"] == "ERROR"
     assert failures[0]["exc_type"] == "RuntimeError"
     assert "Traceback" in failures[0]["exc"] and "boom 7" in failures[0]["exc"]
-    (access,) = [r for r in records if r["logger"] == "access"]
+    (access,) = [r for r in access_lines(capsys) if r["request_id"] == "trace-me-500"]
     assert access["status"] == 500
 
 
-async def test_one_json_access_line_per_request_with_the_route_template_and_no_secrets(caplog):
-    caplog.set_level(logging.INFO)
+async def test_one_json_access_line_per_request_with_the_route_template_and_no_secrets(capsys):
     promocode_id = 987654
     async with asgi_client(query_api.app.app) as client:
         await client.get(
             f"/api/v1/loyalty/promocodes/{promocode_id}?secret=qwerty",
             headers={**OPERATOR, "X-Request-ID": "access-1"},
         )
-    (line,) = [r for r in json_lines(caplog, "access") if r.get("request_id") == "access-1"]
+    (line,) = [r for r in access_lines(capsys) if r["request_id"] == "access-1"]
+    assert (line["level"], line["msg"]) == ("INFO", "request")
     assert line["method"] == "GET"
     assert line["route"] == "/api/v1/loyalty/promocodes/{promocode_id}"
     assert isinstance(line["status"], int) and isinstance(line["duration_ms"], float)
@@ -116,6 +124,20 @@ async def test_one_json_access_line_per_request_with_the_route_template_and_no_s
     token = OPERATOR["Authorization"].split()[1]
     for secret in (str(promocode_id), "qwerty", token, "127.0.0.1"):
         assert secret not in text
+
+
+async def test_the_access_loggers_level_still_silences_the_access_line(capsys):
+    access = logging.getLogger("access")
+    access.setLevel(logging.WARNING)
+    try:
+        async with asgi_client(query_api.app.app) as client:
+            await client.get("/health", headers={"X-Request-ID": "quiet-1"})
+    finally:
+        access.setLevel(logging.NOTSET)
+    async with asgi_client(query_api.app.app) as client:
+        await client.get("/health", headers={"X-Request-ID": "heard-1"})
+    ids = [line["request_id"] for line in access_lines(capsys)]
+    assert "heard-1" in ids and "quiet-1" not in ids
 
 
 @pytest.mark.parametrize("app", [auth.app.app, command_api.app.app, query_api.app.app])
