@@ -31,6 +31,9 @@ _POSTGRES_GONE = (
     asyncpg.exceptions.CrashShutdownError,  # 57P02
     asyncpg.exceptions.ConnectionDoesNotExistError,
     asyncpg.exceptions.ConnectionFailureError,
+    # 53300: the server is at max_connections and refuses a new one: unavailable to this
+    # request as much as a server that does not answer.
+    asyncpg.exceptions.TooManyConnectionsError,
 )
 _DRIVER_PACKAGES = ("/asyncpg/", "/sqlalchemy/")
 

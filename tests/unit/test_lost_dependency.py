@@ -29,6 +29,7 @@ def test_redis_connection_errors_name_redis(exc):
         wrapped(asyncpg.exceptions.CannotConnectNowError("starting up"), invalidated=False),
         wrapped(asyncpg.exceptions.AdminShutdownError("shutdown"), invalidated=False),
         asyncpg.exceptions.ConnectionDoesNotExistError("gone"),
+        wrapped(asyncpg.exceptions.TooManyConnectionsError("too many clients"), invalidated=False),
     ],
 )
 def test_postgres_connection_errors_name_postgres(exc):
