@@ -25,6 +25,7 @@ from core.config import get_settings
 from core.errors import ERROR_CODES, AppError
 from core.redis import get_redis
 from loyalty import handlers
+from loyalty.domain import rules
 from loyalty.domain.enums import UserStatus
 from loyalty.read.postgres import AttemptFilter, attempts
 from loyalty.schemas import AssignmentRequest, MembersRequest
@@ -262,7 +263,7 @@ class CodePage(PageView):
             title=f"Promo code {code['code']}",
             code=code,
             terms=formatting.terms(_Obj(code), names),
-            uses_left=None if code["max_uses"] is None else code["max_uses"] - code["uses"],
+            uses_left=rules.uses_left(code["max_uses"], code["uses"]),
             days=days,
             day_max=max([1, *(max(d.uses, d.failures) for d in days)]),
             emails=await people.emails(request, assigned_users),
