@@ -18,6 +18,7 @@ from typing import Any
 import asyncpg
 from sqlalchemy import event, make_url
 from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import AsyncAdaptedQueuePool, PoolProxiedConnection
 from sqlalchemy.sql import ClauseElement
@@ -96,7 +97,9 @@ class PostgresWatchdog:
       server), so the statements waiting on them fail now, as on a dropped connection,
       instead of at their `command_timeout`.
     The first answer closes the circuit again. A slow statement on a server that answers is
-    never cut short.
+    never cut short. Each outage is counted (`outages`): a pooled connection opened before the
+    latest one is not handed out again (a restarted server dropped it), so the first request
+    after a restart, however late, gets a new connection instead of a 503.
     """
 
     _servers: dict[str, "PostgresWatchdog"] = {}
@@ -106,6 +109,7 @@ class PostgresWatchdog:
         self.dsn = dsn
         self.circuit = Circuit(POSTGRES, open_seconds=PING_SECONDS + PATIENCE_SECONDS + 1)
         self.in_use: set[asyncpg.Connection] = set()
+        self.outages = 0
         self.loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
 
@@ -122,8 +126,15 @@ class PostgresWatchdog:
         assert isinstance(pool, WatchedPool)
         pool.circuit = self.circuit
 
+        @event.listens_for(pool, "connect")
+        def _connected(_dbapi_connection, record) -> None:
+            record.info["outages"] = self.outages
+
         @event.listens_for(pool, "checkout")
-        def _checked_out(dbapi_connection, _record, _proxy) -> None:
+        def _checked_out(dbapi_connection, record, _proxy) -> None:
+            if record.info.get("outages") != self.outages:
+                # The pool discards it and checks out another (SQLAlchemy's disconnect handling).
+                raise DisconnectionError("opened before the server's latest outage")
             self.in_use.add(dbapi_connection._connection)
             if self._thread is None:
                 self._start(asyncio.get_running_loop())
@@ -174,6 +185,7 @@ class PostgresWatchdog:
         first = not self.circuit.is_open
         self.circuit.open()
         if first:
+            self.outages += 1
             log.warning(
                 "postgres did not answer within %.2fs (%r): refusing checkouts and cutting off "
                 "the statements waiting on it",
@@ -219,6 +231,7 @@ async def _keep_as_is(_: asyncpg.Connection) -> None:
 
 
 _direct_pools: dict[tuple[str, asyncio.AbstractEventLoop], asyncpg.Pool] = {}
+_outages_seen: dict[asyncpg.Pool, int] = {}
 
 
 def _direct_pool(url: str) -> asyncpg.Pool:
@@ -248,6 +261,9 @@ async def direct(url: str) -> AsyncIterator[asyncpg.Connection]:
     watchdog = PostgresWatchdog.of(asyncpg_dsn(url))
     watchdog.circuit.check()
     await pool  # a pool without connections to open first is ready at once, never waits
+    if _outages_seen.setdefault(pool, watchdog.outages) != watchdog.outages:
+        await pool.expire_connections()  # opened before the latest outage: open new ones
+        _outages_seen[pool] = watchdog.outages
     try:
         async with pool.acquire() as connection:
             with watchdog.watching(connection):
