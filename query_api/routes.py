@@ -6,9 +6,8 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
-from core.config import get_settings
 from core.inputs import Text, UtcMoment
-from core.security import CurrentOperator, Unconfirmed, bearer_token, unconfirmed
+from core.security import CurrentOperator, unconfirmed_caller
 from loyalty.read.postgres import AttemptFilter, CodeFilter
 from loyalty.schemas import ActivePromocode, PurchaseOut
 from query_api.deps import ReadSideDep, get_read_side
@@ -29,12 +28,6 @@ ActiveLimit = Annotated[
 ActiveOffset = Annotated[int, Query(ge=0, le=10_000)]
 
 
-def buyer(request: Request) -> Unconfirmed:
-    """`UnconfirmedCaller` without a FastAPI dependency, whose resolving cost about 4% of the
-    listing's CPU (docs/performance.md); the route confirms it in its own Redis round trip."""
-    return unconfirmed(bearer_token(request), get_settings())
-
-
 @router.get("/get_active_promocodes", response_model=list[ActivePromocode], tags=["buyer"])
 async def get_active_promocodes(
     request: Request,
@@ -49,7 +42,7 @@ async def get_active_promocodes(
     `limit` (default 50, at most 200) from `offset`; when more follow, the `Link` header
     names the next page (`rel="next"`)."""
     # Neither is a dependency: the cost of resolving one showed in the profile.
-    caller = buyer(request)
+    caller = unconfirmed_caller(request)
     reads = get_read_side()
     page = await reads.active_promocodes(caller.principal.user_id, limit, offset, caller)
     headers = {}
@@ -63,7 +56,7 @@ async def get_active_promocodes(
 @router.get("/purchases", response_model=list[PurchaseOut], tags=["buyer"])
 async def purchases(request: Request, limit: Limit = 100, offset: Offset = 0) -> list[PurchaseOut]:
     """The caller's purchases, newest first."""
-    caller = buyer(request)
+    caller = unconfirmed_caller(request)
     found = await get_read_side().purchases(caller.principal.user_id, limit, offset, caller)
     return [PurchaseOut.model_validate(p) for p in found]
 
