@@ -8,6 +8,8 @@ Postgres watchdog's ping going unanswered) and stays open `open_seconds`; while 
 """
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 
 class Unanswered(Exception):
@@ -36,3 +38,13 @@ class Circuit:
     def check(self) -> None:
         if self.is_open:
             raise Unanswered(self.dependency)
+
+    @contextmanager
+    def guarding(self, *failures: type[BaseException]) -> Iterator[None]:
+        """A call to the dependency: refused at once while open; one of `failures` opens it."""
+        self.check()
+        try:
+            yield
+        except failures:
+            self.open()
+            raise

@@ -83,12 +83,8 @@ class RequestRedis(Redis):
     circuit: Circuit
 
     async def execute_command(self, *args: Any, **options: Any) -> Any:
-        self.circuit.check()
-        try:
+        with self.circuit.guarding(ConnectionError, TimeoutError):
             return await super().execute_command(*args, **options)
-        except (ConnectionError, TimeoutError):
-            self.circuit.open()
-            raise
 
     def pipeline(self, transaction: bool = True, shard_hint: str | None = None) -> Pipeline:
         pipe = RequestPipeline(
@@ -102,12 +98,8 @@ class RequestPipeline(Pipeline):
     circuit: Circuit
 
     async def execute(self, raise_on_error: bool = True) -> list[Any]:
-        self.circuit.check()
-        try:
+        with self.circuit.guarding(ConnectionError, TimeoutError):
             return await super().execute(raise_on_error)
-        except (ConnectionError, TimeoutError):
-            self.circuit.open()
-            raise
 
 
 @lru_cache

@@ -25,3 +25,15 @@ def test_a_circuit_closes_when_told_or_when_its_moment_is_over():
     over.open()
     assert not over.is_open
     over.check()
+
+
+def test_a_guarded_call_opens_the_circuit_on_its_failures_only():
+    circuit = Circuit("redis", open_seconds=60)
+    with pytest.raises(ValueError), circuit.guarding(ConnectionError):
+        raise ValueError("a defect, not the dependency")
+    assert not circuit.is_open
+    with pytest.raises(ConnectionError), circuit.guarding(ConnectionError):
+        raise ConnectionError("refused")
+    assert circuit.is_open
+    with pytest.raises(Unanswered), circuit.guarding(ConnectionError):
+        pytest.fail("an open circuit does not call the dependency")
