@@ -171,9 +171,16 @@ class PostgresWatchdog:
                     connection = await asyncpg.connect(self.dsn, timeout=PATIENCE_SECONDS)
                 await connection.fetchval("SELECT 1", timeout=PATIENCE_SECONDS)
             except Exception as exc:
+                dropped = connection is not None and not isinstance(exc, TimeoutError)
                 if connection is not None:
                     connection.terminate()
                     connection = None
+                if dropped:
+                    # The server dropped the connection (a restart, maybe over already): the
+                    # pooled ones went with it; ask again at once on a new one before calling
+                    # the server hung or down.
+                    self.outages += 1
+                    continue
                 self._unanswered(exc)
             else:
                 if self.circuit.is_open:
