@@ -59,14 +59,14 @@ class IdempotentCall(Call):
     async def run_once(
         self, handler: Handler[BaseModel], body: BaseModel, *, endpoint: str, status_code: int = 200
     ) -> JSONResponse:
-        """Runs `handler(body, actor_id=..., claim=..., ctx=...)` once per (user, endpoint, key):
-        a replay answers the stored status and body. The handler records its answer in its
-        own transaction; errors it did not record are recorded here, except a 429 and a crash,
-        which free the key for a retry."""
+        """Runs `handler(body, actor_id=..., ctx=...)` once per (user, endpoint, key), the
+        key claimed in its context (`ctx.claim`): a replay answers the stored status and body.
+        The handler records its answer in its own transaction; errors it did not record are
+        recorded here, except a 429 and a crash, which free the key for a retry."""
         ctx, user_id = self.ctx, self.principal.user_id
 
         async def run(claim: idempotency.Claim | None) -> JSONResponse:
-            result = await handler(body, actor_id=user_id, claim=claim, ctx=ctx)
+            result = await handler(body, actor_id=user_id, ctx=ctx.claiming(claim))
             return JSONResponse(result.model_dump(mode="json"), status_code=status_code)
 
         if self.key is None:

@@ -30,7 +30,7 @@ from loyalty.audience.repository import (
 )
 from loyalty.catalog.repository import BatchRepository, PromocodeRepository, TariffRepository
 from loyalty.models import outbox, processed_events
-from loyalty.purchasing.idempotency import IdempotencyRepository
+from loyalty.purchasing.idempotency import Claim, IdempotencyRepository
 from loyalty.purchasing.repository import (
     AttemptRepository,
     PurchaseRepository,
@@ -91,9 +91,14 @@ class Context:
     settings: Settings
     # The buyer's address (`core.addresses`) for the per-address limit; None: no client's call.
     client_address: str | None = None
+    # The call's Idempotency-Key, claimed: the handler stores its answer for it. None: no key.
+    claim: Claim | None = None
 
     def for_client(self, address: str) -> "Context":
         return replace(self, client_address=address)
+
+    def claiming(self, claim: Claim | None) -> "Context":
+        return replace(self, claim=claim)
 
     def uow(self) -> LoyaltyUnitOfWork:
         return LoyaltyUnitOfWork(self.sessionmaker)

@@ -75,7 +75,6 @@ async def _reject(
     user_id: uuid.UUID,
     data: PromocodeRequest,
     endpoint: str,
-    claim: Claim | None = None,
 ) -> NoReturn:
     error = rejected.reason.shown_as()()
     async with ctx.uow() as uow:
@@ -87,7 +86,7 @@ async def _reject(
             promocode_id=rejected.promocode_id,
             endpoint=endpoint,
         )
-        await uow.idempotency.record_error(claim, error)
+        await uow.idempotency.record_error(ctx.claim, error)
         await uow.commit()
     await ratelimit.note_failure(
         ctx.redis, ctx.settings, user_id, ctx.client_address, rejected.reason
@@ -197,11 +196,7 @@ async def take_use(
 
 
 async def use_promocode(
-    data: PromocodeRequest,
-    *,
-    actor_id: uuid.UUID,
-    claim: Claim | None = None,
-    ctx: Context | None = None,
+    data: PromocodeRequest, *, actor_id: uuid.UUID, ctx: Context | None = None
 ) -> PurchaseOut:
     """Reserves one use of the code and creates a pending purchase (until RESERVATION_TTL):
     two round trips to Postgres, the snapshot and the use, each its own transaction (under
@@ -214,10 +209,10 @@ async def use_promocode(
         async with ctx.uses() as uses:
             promo, tariff = await _checked(uses, ctx, actor_id, data, now)
             return await take_use(
-                uses, promo, tariff, actor_id, now, reserved_until=expiry, claim=claim
+                uses, promo, tariff, actor_id, now, reserved_until=expiry, claim=ctx.claim
             )
     except Rejected as rejected:
-        await _reject(ctx, rejected, user_id=actor_id, data=data, endpoint=USE, claim=claim)
+        await _reject(ctx, rejected, user_id=actor_id, data=data, endpoint=USE)
 
 
 # ---- confirm and cancel ----------------------------------------------------------------------
@@ -273,18 +268,13 @@ async def _answer(uow: LoyaltyUnitOfWork, claim: Claim | None, purchase: Purchas
 
 
 async def _settle_own(
-    ctx: Context | None,
-    purchase_id: uuid.UUID,
-    user_id: uuid.UUID,
-    claim: Claim | None,
-    *,
-    cancel_reason: str | None,
+    ctx: Context | None, purchase_id: uuid.UUID, user_id: uuid.UUID, *, cancel_reason: str | None
 ) -> PurchaseOut:
     """The buyer's own pending purchase paid (no `cancel_reason`) or cancelled, exactly once;
     one settled already (by a concurrent call, or the same call sent again) answers what it
     became when that is what was asked, else why it cannot be."""
     ctx = ctx or default_context()
-    now = utcnow()
+    claim, now = ctx.claim, utcnow()
     wanted = PurchaseStatus.paid if cancel_reason is None else PurchaseStatus.cancelled
     async with ctx.uow() as uow:
         purchase = await _own_purchase(uow, purchase_id, user_id)
@@ -315,26 +305,18 @@ def _expired(purchase: Purchase, now: datetime) -> bool:
 
 
 async def confirm_purchase(
-    data: PurchaseRequest,
-    *,
-    actor_id: uuid.UUID,
-    claim: Claim | None = None,
-    ctx: Context | None = None,
+    data: PurchaseRequest, *, actor_id: uuid.UUID, ctx: Context | None = None
 ) -> PurchaseOut:
     """The payment succeeded: pending → paid. Confirming a paid purchase again answers the same.
 
     A reservation past `expires_at` is cancelled instead (use given back) and answered with
     409 `reservation_expired`; a cancelled purchase cannot be paid (409 `purchase_cancelled`).
     """
-    return await _settle_own(ctx, data.purchase_id, actor_id, claim, cancel_reason=None)
+    return await _settle_own(ctx, data.purchase_id, actor_id, cancel_reason=None)
 
 
 async def cancel_use_promocode(
-    data: CancelRequest,
-    *,
-    actor_id: uuid.UUID,
-    claim: Claim | None = None,
-    ctx: Context | None = None,
+    data: CancelRequest, *, actor_id: uuid.UUID, ctx: Context | None = None
 ) -> PurchaseOut:
     """The payment failed: pending → cancelled and the reserved use goes back, exactly once.
 
@@ -342,7 +324,7 @@ async def cancel_use_promocode(
     purchase cannot be cancelled (409 `purchase_not_cancellable`).
     """
     reason = data.reason or DEFAULT_CANCEL_REASON
-    return await _settle_own(ctx, data.purchase_id, actor_id, claim, cancel_reason=reason)
+    return await _settle_own(ctx, data.purchase_id, actor_id, cancel_reason=reason)
 
 
 # ---- the reaper ------------------------------------------------------------------------------
