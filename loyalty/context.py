@@ -34,7 +34,6 @@ from loyalty.purchasing.idempotency import Claim, IdempotencyRepository
 from loyalty.purchasing.repository import (
     AttemptRepository,
     PurchaseRepository,
-    UseRepository,
     UseStatements,
 )
 
@@ -49,7 +48,6 @@ class LoyaltyUnitOfWork(UnitOfWork):
     groups: GroupRepository
     assignments: AssignmentRepository
     audience_versions: AudienceVersionRepository
-    uses: UseRepository
     purchases: PurchaseRepository
     attempts: AttemptRepository
     idempotency: IdempotencyRepository
@@ -68,7 +66,6 @@ class LoyaltyUnitOfWork(UnitOfWork):
         self.groups = GroupRepository(session)
         self.assignments = AssignmentRepository(session)
         self.audience_versions = AudienceVersionRepository(session)
-        self.uses = UseRepository(session)
         self.purchases = PurchaseRepository(session)
         self.attempts = AttemptRepository(session)
         self.idempotency = IdempotencyRepository(session)

@@ -2,9 +2,10 @@
 
 A quote and a use run on a bare connection (`ctx.uses()`): the snapshot read → the rules →
 the use taken in one statement with its purchase and events, all or nothing. Confirm, cancel
-and the reaper: `async with ctx.uow() as uow:` → conditional updates → events → commit. A
-rejected code is logged (and its `promocode.rejected` emitted) in a transaction of its own
-after the attempt wrote nothing, then the error is raised.
+and the reaper likewise: the purchase read → what it may become → settled in one statement
+with its event, only from pending. A rejected code is logged (and its `promocode.rejected`
+emitted) in a transaction of its own after the attempt wrote nothing, then the error is
+raised.
 """
 
 import uuid
@@ -21,7 +22,7 @@ from loyalty.domain.events import Counters
 from loyalty.models import Promocode, Purchase, Tariff, utcnow
 from loyalty.purchasing import ratelimit
 from loyalty.purchasing.idempotency import Claim
-from loyalty.purchasing.repository import UseStatements
+from loyalty.purchasing.repository import UseStatements, settlement
 from loyalty.schemas import CancelRequest, PromocodeRequest, PurchaseOut, PurchaseRequest, QuoteOut
 
 APPLY = "apply_promocode"
@@ -219,52 +220,38 @@ async def use_promocode(
 
 
 async def _own_purchase(
-    uow: LoyaltyUnitOfWork, purchase_id: uuid.UUID, user_id: uuid.UUID
+    uses: UseStatements, purchase_id: uuid.UUID, user_id: uuid.UUID
 ) -> Purchase:
-    purchase = await uow.purchases.get(purchase_id)
+    purchase = await uses.purchase(purchase_id)
     if purchase is None or purchase.user_id != user_id:
         raise errors.PurchaseNotFound()
     return purchase
 
 
 async def _settle(
-    uow: LoyaltyUnitOfWork, purchase: Purchase, now: datetime, *, cancel_reason: str | None
-) -> Purchase | None:
-    """pending → paid (no `cancel_reason`) or cancelled (its use given back), with its event,
-    exactly once; None when a concurrent confirm or cancel settled it first."""
-    if cancel_reason is None:
-        settled = await uow.purchases.mark_paid(purchase.id, now)
-        event_type = events.PURCHASE_PAID
-    else:
-        settled = await uow.purchases.mark_cancelled(purchase.id, now, cancel_reason)
-        event_type = events.PURCHASE_CANCELLED
-    if settled is None:
-        return None
-    counters = None
-    if settled.promocode_id is not None:
-        code_id, user_id = settled.promocode_id, settled.user_id
-        counters = await (
-            uow.uses.counters(code_id, user_id)
-            if cancel_reason is None
-            else uow.uses.give_back(code_id, user_id)
-        )
-    uow.add_event(event_type, settled.id, events.purchase_payload(settled, counters))
-    return settled
-
-
-async def _record(
-    uow: LoyaltyUnitOfWork, claim: Claim | None, purchase: Purchase, status_code: int
-) -> PurchaseOut:
-    """The answer, stored for the Idempotency-Key in the caller's transaction."""
-    out = PurchaseOut.model_validate(purchase)
-    await uow.idempotency.record(claim, status_code, out.model_dump(mode="json"))
-    return out
-
-
-async def _answer(uow: LoyaltyUnitOfWork, claim: Claim | None, purchase: Purchase) -> PurchaseOut:
-    out = await _record(uow, claim, purchase, 200)
-    await uow.commit()
-    return out
+    uses: UseStatements,
+    purchase: Purchase,
+    now: datetime,
+    cancel_reason: str | None,
+    claim: Claim | None = None,
+    error: AppError | None = None,
+) -> PurchaseOut | None:
+    """pending → paid (no `cancel_reason`) or cancelled (its use given back), with its event
+    and the answer for an Idempotency-Key `claim` (the purchase, or `error`), exactly once, in
+    one statement (`SETTLE`): what it became, or None when a concurrent confirm, cancel or the
+    reaper settled it first."""
+    settled = Purchase.model_construct(
+        **{**purchase.model_dump(), **settlement(now, cancel_reason)}
+    )
+    out = PurchaseOut.model_validate(settled)
+    event_type = events.PURCHASE_PAID if cancel_reason is None else events.PURCHASE_CANCELLED
+    event = loyalty_event(event_type, settled.id, events.purchase_payload(settled))
+    answer = None
+    if claim is not None and error is not None:
+        answer = (claim, error.status_code, error.body())
+    elif claim is not None:
+        answer = (claim, 200, out.model_dump(mode="json"))
+    return out if await uses.settle(settled, event, answer) else None
 
 
 async def _settle_own(
@@ -276,23 +263,24 @@ async def _settle_own(
     ctx = ctx or default_context()
     claim, now = ctx.claim, utcnow()
     wanted = PurchaseStatus.paid if cancel_reason is None else PurchaseStatus.cancelled
-    async with ctx.uow() as uow:
-        purchase = await _own_purchase(uow, purchase_id, user_id)
+    async with ctx.uses() as uses:
+        purchase = await _own_purchase(uses, purchase_id, user_id)
         if purchase.status == PurchaseStatus.pending:
-            expired = wanted is PurchaseStatus.paid and _expired(purchase, now)
-            reason = RESERVATION_EXPIRED if expired else cancel_reason
-            settled = await _settle(uow, purchase, now, cancel_reason=reason)
-            if settled is not None and expired:
-                error = errors.ReservationExpired()
-                await uow.idempotency.record_error(claim, error)
-                await uow.commit()
-                raise error
-            if settled is not None:
-                return await _answer(uow, claim, settled)
-            # A concurrent cancel or confirm settled it first: answer from what it became.
-            purchase = await uow.purchases.get(purchase.id)
-        if purchase.status == wanted:
-            return await _answer(uow, claim, purchase)
+            if wanted is PurchaseStatus.paid and _expired(purchase, now):
+                expired = errors.ReservationExpired()
+                if await _settle(uses, purchase, now, RESERVATION_EXPIRED, claim, expired):
+                    raise expired
+            elif settled := await _settle(uses, purchase, now, cancel_reason, claim):
+                return settled
+            # A concurrent cancel, confirm or the reaper settled it first: answer from what
+            # it became.
+            purchase = await uses.purchase(purchase.id)
+    if purchase.status == wanted:
+        out = PurchaseOut.model_validate(purchase)
+        async with ctx.uow() as uow:
+            await uow.idempotency.record(claim, 200, out.model_dump(mode="json"))
+            await uow.commit()
+        return out
     if wanted is PurchaseStatus.cancelled:
         raise errors.PurchaseNotCancellable()
     if purchase.cancel_reason == RESERVATION_EXPIRED:
@@ -331,22 +319,19 @@ async def cancel_use_promocode(
 
 
 async def expire_reservation(purchase_id: uuid.UUID, *, ctx: Context | None = None) -> bool:
-    """Cancels one reservation past its `expires_at` (reason `reservation_expired`).
+    """Cancels one reservation past its `expires_at` and gives its use back, exactly once;
     False when it was settled meanwhile."""
     ctx = ctx or default_context()
     now = utcnow()
-    async with ctx.uow() as uow:
-        purchase = await uow.purchases.get(purchase_id)
+    async with ctx.uses() as uses:
+        purchase = await uses.purchase(purchase_id)
         if (
             purchase is None
             or purchase.status != PurchaseStatus.pending
             or not _expired(purchase, now)
         ):
             return False
-        if await _settle(uow, purchase, now, cancel_reason=RESERVATION_EXPIRED) is None:
-            return False
-        await uow.commit()
-        return True
+        return await _settle(uses, purchase, now, RESERVATION_EXPIRED) is not None
 
 
 async def expire_reservations(*, ctx: Context | None = None, limit: int = 500) -> int:

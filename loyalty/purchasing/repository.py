@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
-from sqlalchemy import Select, TextClause, bindparam, func, insert, literal, select, text, update
+from sqlalchemy import Select, TextClause, bindparam, func, insert, literal, select, text
 from sqlalchemy.dialects import postgresql
 
 from core.db import Compiled
@@ -94,23 +94,72 @@ def _take_use() -> TextClause:
 # is taken in the same order on every path (the code's row, then the user's counter).
 TAKE_USE = Compiled.of(_take_use())
 
-# One use given back to the code's row and the user's counter, in one statement and in the
-# lock order of `TAKE_USE` (the user's counter is changed only after the code's row).
-GIVE_BACK = text(
-    """
-    WITH code AS (
-        UPDATE promocodes SET uses = GREATEST(uses - 1, 0), version = version + 1
-        WHERE id = :promocode_id
-        RETURNING uses, version
-    ), mine AS (
-        UPDATE promocode_user_uses SET uses = uses - 1
-        WHERE promocode_id = :promocode_id AND user_id = :user_id AND uses > 0
-          AND EXISTS (SELECT FROM code)
-        RETURNING uses
+
+def settlement(now: datetime, cancel_reason: str | None) -> dict[str, Any]:
+    """What a pending purchase becomes: paid (no `cancel_reason`) or cancelled."""
+    if cancel_reason is None:
+        return {"status": PurchaseStatus.paid, "paid_at": now}
+    return {"status": PurchaseStatus.cancelled, "cancelled_at": now, "cancel_reason": cancel_reason}
+
+
+def _settle(give_back: bool) -> TextClause:
+    """`SETTLE` for a cancel (`give_back`: the code's row, then the user's counter, in
+    `TAKE_USE`'s lock order) or a confirm (the counters read as they are)."""
+    of_code = "WHERE id = (SELECT promocode_id FROM settled)"
+    of_user = "WHERE promocode_id = (SELECT promocode_id FROM settled) AND user_id = :user_id"
+    if give_back:
+        code = (
+            "UPDATE promocodes SET uses = GREATEST(uses - 1, 0), version = version + 1 "  # noqa: S608
+            f"{of_code} RETURNING uses, version"
+        )
+        mine = (
+            f"UPDATE promocode_user_uses SET uses = uses - 1 {of_user} AND uses > 0 "  # noqa: S608
+            "AND EXISTS (SELECT FROM code) RETURNING uses"
+        )
+    else:
+        code = f"SELECT uses, version FROM promocodes {of_code}"  # noqa: S608
+        mine = f"SELECT uses FROM promocode_user_uses {of_user}"  # noqa: S608
+    return text(
+        f"""
+        WITH settled AS (
+            UPDATE purchases
+            SET status = :status, paid_at = :paid_at, cancelled_at = :cancelled_at,
+                cancel_reason = :cancel_reason
+            WHERE id = :purchase_id AND user_id = :user_id AND status = 'pending'
+            RETURNING promocode_id
+        ), code AS ({code}
+        ), mine AS ({mine}
+        ), announced AS (
+            INSERT INTO outbox
+                (event_id, stream, type, aggregate_id, payload, occurred_at, context)
+            SELECT :event_id, :stream, :type, :aggregate_id,
+                   CAST(:payload AS jsonb) || jsonb_build_object(
+                       'promocode_uses', (SELECT uses FROM code),
+                       'promocode_version', (SELECT version FROM code),
+                       'user_uses', CASE WHEN EXISTS (SELECT FROM code)
+                                         THEN COALESCE((SELECT uses FROM mine), 0) END),
+                   :occurred_at, CAST(:context AS jsonb)
+            FROM settled
+        ), answered AS (
+            UPDATE {keys.name}
+            SET status = 'done', response_status = :response_status,
+                response_body = CAST(:response_body AS jsonb)
+            WHERE user_id = :user_id AND endpoint = :endpoint AND key = :key
+              AND status = 'running' AND EXISTS (SELECT FROM settled)
+        )
+        SELECT CASE WHEN EXISTS (SELECT FROM settled) THEN pg_notify(:channel, '') END
+               AS notified,
+               EXISTS (SELECT FROM settled) AS settled
+        """  # noqa: S608
     )
-    SELECT code.uses, code.version, (SELECT uses FROM mine) AS user_uses FROM code
-    """
-)
+
+
+# A buyer's pending purchase settled in one statement that is its own transaction: the
+# purchase paid or cancelled (only from pending, and only the buyer's own), a cancel's use
+# given back, its event with the counters after it, the answer stored for an Idempotency-Key
+# and the relay's wake-up; nothing at all when it was not pending any more. As with
+# `TAKE_USE`, a hot code's row is locked for this statement only.
+SETTLE = {give_back: Compiled.of(_settle(give_back)) for give_back in (False, True)}
 
 
 def _snapshot() -> Select:
@@ -147,8 +196,9 @@ def _columns(row: Any, prefix: str, model: type[M]) -> M | None:
 
 
 class UseStatements:
-    """A use on a bare connection (`core.db.direct`), each statement its own transaction: the
-    snapshot the rules judge, then the use taken in one statement."""
+    """The hot path on a bare connection (`core.db.direct`), each statement its own
+    transaction: a use (the snapshot the rules judge, then the use taken in one statement) and
+    a purchase's settlement (the purchase read, then settled in one statement)."""
 
     def __init__(self, connection: asyncpg.Connection) -> None:
         self.connection = connection
@@ -181,18 +231,8 @@ class UseStatements:
         values = {
             **{c.name: getattr(purchase, c.name) for c in purchases.c},
             "per_user_limit": per_user_limit,
-            "event_id": event.event_id,
-            "stream": event.stream,
-            "type": event.type,
-            "aggregate_id": event.aggregate_id,
-            "payload": json.dumps(event.payload),
-            "occurred_at": event.occurred_at,
-            "context": event.context and json.dumps(event.context),  # core.tracing
-            "endpoint": claim and claim.endpoint,
-            "key": claim and claim.key,
-            "response_status": status_code,
-            "response_body": body and json.dumps(body),
-            "channel": NOTIFY_CHANNEL,
+            **_outbox_values(event),
+            **_answer_values(claim, status_code, body),
         }
         row = await self.connection.fetchrow(TAKE_USE.sql, *TAKE_USE.args(values))
         if not row["use_left"]:
@@ -203,41 +243,58 @@ class UseStatements:
             promocode_uses=row["uses"], promocode_version=row["version"], user_uses=row["user_uses"]
         )
 
+    async def purchase(self, purchase_id: uuid.UUID) -> Purchase | None:
+        row = await self.connection.fetchrow(PURCHASE.sql, *PURCHASE.args({"id": purchase_id}))
+        return None if row is None else Purchase.model_construct(**dict(row))
 
-class UseRepository(Repository):
-    """A code's uses and each user's, in a unit of work: given back, or read."""
+    async def settle(
+        self,
+        settled: Purchase,
+        event: Event,
+        answer: tuple[Claim, int, dict[str, Any]] | None = None,
+    ) -> bool:
+        """The pending purchase made what `settled` says, with its `event` and the `answer`
+        for an Idempotency-Key claim (see `SETTLE`); False, and nothing done, when it was not
+        pending any more."""
+        statement = SETTLE[settled.status is PurchaseStatus.cancelled]
+        claim, status_code, body = answer or (None, None, None)
+        values = {
+            "purchase_id": settled.id,
+            "user_id": settled.user_id,
+            "status": settled.status,
+            "paid_at": settled.paid_at,
+            "cancelled_at": settled.cancelled_at,
+            "cancel_reason": settled.cancel_reason,
+            **_outbox_values(event),
+            **_answer_values(claim, status_code, body),
+        }
+        row = await self.connection.fetchrow(statement.sql, *statement.args(values))
+        return row["settled"]
 
-    async def of_user(self, promocode_id: int, user_id: uuid.UUID) -> int:
-        uses = await self.session.execute(
-            select(user_uses.c.uses).where(
-                user_uses.c.promocode_id == promocode_id, user_uses.c.user_id == user_id
-            )
-        )
-        return uses.scalar_one_or_none() or 0
 
-    async def give_back(self, promocode_id: int, user_id: uuid.UUID) -> Counters:
-        """Returns one use to the code's row and the user's counter (see `GIVE_BACK`)."""
-        params = {"promocode_id": promocode_id, "user_id": user_id}
-        given = (await self.session.execute(GIVE_BACK, params)).one()
-        return Counters(
-            promocode_uses=given.uses,
-            promocode_version=given.version,
-            user_uses=given.user_uses or 0,
-        )
+def _outbox_values(event: Event) -> dict[str, Any]:
+    return {
+        "event_id": event.event_id,
+        "stream": event.stream,
+        "type": event.type,
+        "aggregate_id": event.aggregate_id,
+        "payload": json.dumps(event.payload),
+        "occurred_at": event.occurred_at,
+        "context": event.context and json.dumps(event.context),  # core.tracing
+        "channel": NOTIFY_CHANNEL,
+    }
 
-    async def counters(self, promocode_id: int, user_id: uuid.UUID) -> Counters:
-        code = (
-            await self.session.execute(
-                select(promocodes.c.uses, promocodes.c.version).where(
-                    promocodes.c.id == promocode_id
-                )
-            )
-        ).one()
-        return Counters(
-            promocode_uses=code.uses,
-            promocode_version=code.version,
-            user_uses=await self.of_user(promocode_id, user_id),
-        )
+
+def _answer_values(claim: Claim | None, status_code: int | None, body: Any) -> dict[str, Any]:
+    return {
+        "endpoint": claim and claim.endpoint,
+        "key": claim and claim.key,
+        "response_status": status_code,
+        "response_body": body and json.dumps(body),
+    }
+
+
+PURCHASE = Compiled.of(select(purchases).where(purchases.c.id == bindparam("id")))
 
 
 class PurchaseRepository(Repository):
@@ -248,27 +305,6 @@ class PurchaseRepository(Repository):
 
     async def get(self, purchase_id: uuid.UUID) -> Purchase | None:
         return await self._first(select(purchases).where(purchases.c.id == purchase_id), Purchase)
-
-    async def mark_paid(self, purchase_id: uuid.UUID, now: datetime) -> Purchase | None:
-        """pending → paid; None when it was not pending any more (a cancel won)."""
-        return await self._settle(purchase_id, status=PurchaseStatus.paid, paid_at=now)
-
-    async def mark_cancelled(
-        self, purchase_id: uuid.UUID, now: datetime, reason: str
-    ) -> Purchase | None:
-        """pending → cancelled; None when it was not pending any more (a confirm won)."""
-        return await self._settle(
-            purchase_id, status=PurchaseStatus.cancelled, cancelled_at=now, cancel_reason=reason
-        )
-
-    async def _settle(self, purchase_id: uuid.UUID, **values: Any) -> Purchase | None:
-        return await self._first(
-            update(purchases)
-            .where(purchases.c.id == purchase_id, purchases.c.status == PurchaseStatus.pending)
-            .values(**values)
-            .returning(*purchases.c),
-            Purchase,
-        )
 
     async def expired_reservations(self, now: datetime, limit: int) -> list[uuid.UUID]:
         return await self._scalars(
