@@ -26,6 +26,7 @@ _buyers = itertools.cycle(SEED.buyers)
 CONFIRM_SHARE = 0.7  # of reserved purchases; the rest are cancelled (payment failed)
 SALE_OPENS = gevent.event.Event()  # set when every user of the run has been spawned
 SALE_WAIT_LIMIT_SECONDS = 120.0
+PACE_SECONDS = 0.0  # with `--rate`, each user's period between tasks (set at the end)
 
 
 @events.spawning_complete.add_listener
@@ -53,6 +54,13 @@ class ApiUser(FastHttpUser):
                 self.token, self.refresh_token = self.token_pair(response.json())
             else:
                 response.failure(f"{path.lstrip('/')} answered {response.status_code}")
+
+    def stagger(self) -> None:
+        """At a paced rate, the first task waits a random part of the user's period, so the
+        users' requests arrive spread over it (started together, they would come in bursts of
+        all of them at once, every period)."""
+        if PACE_SECONDS:
+            gevent.sleep(random.uniform(0, PACE_SECONDS))
 
     @staticmethod
     def token_pair(body: dict) -> tuple[str, str]:
@@ -96,6 +104,10 @@ class BuyerBase(ApiUser):
     abstract = True
 
     def on_start(self) -> None:
+        self.sign_in()
+        self.stagger()
+
+    def sign_in(self) -> None:
         buyer = next(_buyers)
         self.email, self.password = buyer.email, buyer.password
         self.token, self.refresh_token = buyer.access_token, buyer.refresh_token
@@ -193,6 +205,7 @@ class Operator(ApiUser):
     def on_start(self) -> None:
         self.email, self.password = SEED.operator_email, SEED.operator_password
         self.token = SEED.operator_token
+        self.stagger()
 
     @task(3)
     def list_promocodes(self) -> None:
@@ -230,8 +243,9 @@ class HotCodeBuyer(BuyerBase):
     wait_time = constant(0)
 
     def on_start(self) -> None:
-        super().on_start()
+        self.sign_in()
         SALE_OPENS.wait(SALE_WAIT_LIMIT_SECONDS)
+        self.stagger()
 
     @task(6)
     def buy_the_hot_code(self) -> None:
@@ -271,5 +285,6 @@ class MixedUser(BuyerBase):
 # never speed it up past what the responses allow).
 if os.environ.get(ENV_TASK_RATE):
     _per_user = float(os.environ[ENV_TASK_RATE])
+    PACE_SECONDS = 1 / _per_user
     for _user_class in (Buyer, Operator, HotCodeBuyer, MixedUser):
         _user_class.wait_time = constant_throughput(_per_user)
