@@ -32,6 +32,32 @@ purchases = Purchase.__table__
 attempts = PromocodeAttempt.__table__
 
 
+def _announced(promocode_uses: str, promocode_version: str, user_uses: str, rows: str) -> str:
+    """A hot-path statement's outbox row, one per row of `rows`: its event (the parameters),
+    the code's counters after the change merged into the payload."""
+    return f"""
+            INSERT INTO outbox
+                (event_id, stream, type, aggregate_id, payload, occurred_at, context)
+            SELECT :event_id, :stream, :type, :aggregate_id,
+                   CAST(:payload AS jsonb) || jsonb_build_object(
+                       'promocode_uses', {promocode_uses},
+                       'promocode_version', {promocode_version},
+                       'user_uses', {user_uses}),
+                   :occurred_at, CAST(:context AS jsonb)
+            FROM {rows}"""  # noqa: S608
+
+
+def _answered(done: str) -> str:
+    """The answer stored for the call's Idempotency-Key (no key: nothing) once the CTE `done`
+    has a row."""
+    return f"""
+            UPDATE {keys.name}
+            SET status = 'done', response_status = :response_status,
+                response_body = CAST(:response_body AS jsonb)
+            WHERE user_id = :user_id AND endpoint = :endpoint AND key = :key
+              AND status = 'running' AND EXISTS (SELECT FROM {done})"""  # noqa: S608
+
+
 def _take_use() -> TextClause:
     """The hot path's one statement (`TAKE_USE`), its purchase columns read off the table."""
     columns = ", ".join(c.name for c in purchases.c)
@@ -59,22 +85,8 @@ def _take_use() -> TextClause:
             RETURNING uses, version
         ), bought AS (
             INSERT INTO purchases ({columns}) SELECT {values} FROM taken
-        ), announced AS (
-            INSERT INTO outbox
-                (event_id, stream, type, aggregate_id, payload, occurred_at, context)
-            SELECT :event_id, :stream, :type, :aggregate_id,
-                   CAST(:payload AS jsonb) || jsonb_build_object(
-                       'promocode_uses', taken.uses,
-                       'promocode_version', taken.version,
-                       'user_uses', mine.uses),
-                   :occurred_at, CAST(:context AS jsonb)
-            FROM taken, mine
-        ), answered AS (
-            UPDATE {keys.name}
-            SET status = 'done', response_status = :response_status,
-                response_body = CAST(:response_body AS jsonb)
-            WHERE user_id = :user_id AND endpoint = :endpoint AND key = :key
-              AND status = 'running' AND EXISTS (SELECT FROM taken)
+        ), announced AS ({_announced("taken.uses", "taken.version", "mine.uses", "taken, mine")}
+        ), answered AS ({_answered("taken")}
         )
         SELECT EXISTS (SELECT FROM code) AS use_left, (SELECT uses FROM mine) AS user_uses,
                taken.uses, taken.version,
@@ -129,23 +141,15 @@ def _settle(give_back: bool) -> TextClause:
             RETURNING promocode_id
         ), code AS ({code}
         ), mine AS ({mine}
-        ), announced AS (
-            INSERT INTO outbox
-                (event_id, stream, type, aggregate_id, payload, occurred_at, context)
-            SELECT :event_id, :stream, :type, :aggregate_id,
-                   CAST(:payload AS jsonb) || jsonb_build_object(
-                       'promocode_uses', (SELECT uses FROM code),
-                       'promocode_version', (SELECT version FROM code),
-                       'user_uses', CASE WHEN EXISTS (SELECT FROM code)
-                                         THEN COALESCE((SELECT uses FROM mine), 0) END),
-                   :occurred_at, CAST(:context AS jsonb)
-            FROM settled
-        ), answered AS (
-            UPDATE {keys.name}
-            SET status = 'done', response_status = :response_status,
-                response_body = CAST(:response_body AS jsonb)
-            WHERE user_id = :user_id AND endpoint = :endpoint AND key = :key
-              AND status = 'running' AND EXISTS (SELECT FROM settled)
+        ), announced AS ({
+            _announced(
+                "(SELECT uses FROM code)",
+                "(SELECT version FROM code)",
+                "CASE WHEN EXISTS (SELECT FROM code) THEN COALESCE((SELECT uses FROM mine), 0) END",
+                "settled",
+            )
+        }
+        ), answered AS ({_answered("settled")}
         )
         SELECT CASE WHEN EXISTS (SELECT FROM settled) THEN pg_notify(:channel, '') END
                AS notified,
