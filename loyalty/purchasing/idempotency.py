@@ -1,22 +1,23 @@
 """`Idempotency-Key`: the same key with the same body within 24 hours replays the first answer.
 
-Scoped by (user, endpoint, key). The first request inserts a `running` row in its own short
-transaction, so a parallel duplicate sees it at once (409 `idempotency_key_in_use`). The
-answer is recorded with `uow.idempotency.record()` inside the handler's own transaction, so
-the change and its stored answer commit together; errors are recorded the same way. A
-failure that is not an answer (a crash, a 5xx, a 429) deletes the row, so the client may retry.
+Scoped by (user, endpoint, key). The first request inserts a `running` row in a statement of
+its own (`CLAIM`), so a parallel duplicate sees it at once (409 `idempotency_key_in_use`). The
+answer is recorded in the handler's own transaction (the hot path's one statement, or
+`uow.idempotency.record()`), so the change and its stored answer commit together; errors are
+recorded the same way. A failure that is not an answer (a crash, a 5xx, a 429) deletes the
+row, so the client may retry.
 """
 
 import hashlib
 import json
 import uuid
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import asdict, dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import delete, text, update
 
+from core.db import Compiled
 from core.errors import AppError, ValidationFailed
 from core.repository import Repository
 from loyalty.domain.errors import IdempotencyKeyInUse, IdempotencyKeyReused
@@ -60,29 +61,33 @@ def _is(claim: Claim) -> list:
     ]
 
 
-class IdempotencyRepository(Repository):
-    async def claim(self, claim: Claim, now: datetime, ttl_seconds: int) -> bool:
-        """True when this request now owns the key; a key past its 24 hours is free again."""
-        await self.session.execute(delete(keys).where(*_is(claim), keys.c.expires_at <= now))
-        inserted = await self.session.execute(
-            insert(keys)
-            .values(
-                user_id=claim.user_id,
-                endpoint=claim.endpoint,
-                key=claim.key,
-                request_hash=claim.request_hash,
-                status="running",
-                created_at=now,
-                expires_at=now + timedelta(seconds=ttl_seconds),
-            )
-            .on_conflict_do_nothing()
-            .returning(keys.c.key)
+# The key claimed in one autocommit statement: inserted `running`, or taken over when its 24
+# hours are over; else the row that holds it, as it was when the statement began (none when
+# a parallel request inserted it meanwhile: that one runs it).
+CLAIM = Compiled.of(
+    text(
+        f"""
+        WITH claimed AS (
+            INSERT INTO {keys.name} AS k
+                (user_id, endpoint, key, request_hash, status, created_at, expires_at)
+            VALUES (:user_id, :endpoint, :key, :request_hash, 'running', :now, :expires_at)
+            ON CONFLICT (user_id, endpoint, key) DO UPDATE
+            SET request_hash = EXCLUDED.request_hash, status = 'running',
+                response_status = NULL, response_body = NULL,
+                created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at
+            WHERE k.expires_at <= EXCLUDED.created_at
+            RETURNING 1
         )
-        return inserted.first() is not None
+        SELECT EXISTS (SELECT FROM claimed) AS owned, held.request_hash, held.status,
+               held.response_status, held.response_body
+        FROM (SELECT 1) AS one LEFT JOIN {keys.name} AS held
+          ON held.user_id = :user_id AND held.endpoint = :endpoint AND held.key = :key
+        """  # noqa: S608
+    )
+)
 
-    async def get(self, claim: Claim) -> IdempotencyKey | None:
-        return await self._first(select(keys).where(*_is(claim)), IdempotencyKey)
 
+class IdempotencyRepository(Repository):
     async def record(self, claim: Claim | None, status_code: int, body: dict) -> None:
         """Stores the answer in the caller's transaction (first answer wins); no claim, no-op."""
         if claim is None:
@@ -110,19 +115,23 @@ async def begin(
             details={"header": "Idempotency-Key"},
         )
     claim = Claim(user_id=user_id, endpoint=endpoint, key=key, request_hash=request_hash(body))
-    async with ctx.uow() as uow:
-        owned = await uow.idempotency.claim(claim, utcnow(), ctx.settings.idempotency_ttl_seconds)
-        existing = None if owned else await uow.idempotency.get(claim)
-        await uow.commit()
-    if owned:
+    now = utcnow()
+    values = {
+        **asdict(claim),
+        "now": now,
+        "expires_at": now + timedelta(seconds=ctx.settings.idempotency_ttl_seconds),
+    }
+    async with ctx.uses() as uses:
+        held = await uses.connection.fetchrow(CLAIM.sql, *CLAIM.args(values))
+    if held["owned"]:
         return claim
-    if existing is None:  # deleted between the two statements: rare; the client may retry
+    if held["status"] is None:  # a parallel request claimed it after this one began
         raise IdempotencyKeyInUse()
-    if existing.request_hash != claim.request_hash:
+    if held["request_hash"] != claim.request_hash:
         raise IdempotencyKeyReused()
-    if existing.status == "running":
+    if held["status"] == "running":
         raise IdempotencyKeyInUse()
-    return Replay(status_code=existing.response_status, body=existing.response_body)
+    return Replay(status_code=held["response_status"], body=json.loads(held["response_body"]))
 
 
 async def record_error(ctx: "Context", claim: Claim, error: AppError) -> None:

@@ -251,6 +251,23 @@ async def test_same_key_same_body_replays_the_first_answer(client):
     assert third.status_code == 201 and third.json()["purchase_id"] != first.json()["purchase_id"]
 
 
+async def test_a_key_past_its_24_hours_runs_again_even_with_another_body(client):
+    body, headers, promocode_id = await keyed_use(max_uses=10, per_user_limit=5)
+    first = await client.post(f"{API}/use_promocode", json=body, headers=headers)
+    await sql(
+        "UPDATE idempotency_keys SET expires_at = now() - interval '1 second' WHERE key = :k",
+        k=headers["Idempotency-Key"],
+    )
+    other = await keyed_use(max_uses=10)  # another code: another body under the same key
+    again = await client.post(f"{API}/use_promocode", json=other[0], headers=headers)
+    replayed = await client.post(f"{API}/use_promocode", json=other[0], headers=headers)
+    assert first.status_code == again.status_code == replayed.status_code == 201
+    assert again.json()["purchase_id"] != first.json()["purchase_id"]
+    assert replayed.json() == again.json(), "the key now holds the new answer"
+    [row] = await sql("SELECT uses FROM promocodes WHERE id = :p", p=other[2])
+    assert row["uses"] == 1
+
+
 async def test_same_key_another_body_is_refused(client):
     tariff = await create_tariff()
     a, b = await create_promocode(per_user_limit=5), await create_promocode(per_user_limit=5)
