@@ -1,4 +1,5 @@
-"""Disposable Redis and Postgres servers for fault tests, which stop and restart them.
+"""Disposable Redis and Postgres servers for fault tests, which stop and restart them, and for
+benchmarks that hold two read models side by side (`with DisposableRedis() as redis:`).
 
 The machine's own Postgres (5432) and Redis (6379) are shared with other runs: a fault test
 never touches them. It starts its own servers on free ports, in temporary directories, with
@@ -58,6 +59,12 @@ class DisposableRedis:
             self.proc.kill()
             self.proc.wait(10)
             self.proc = None
+
+    def __enter__(self) -> "DisposableRedis":
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
 
 
 class DisposablePostgres:
