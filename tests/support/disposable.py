@@ -44,7 +44,10 @@ class DisposableRedis:
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        return self.url_of(0)
+
+    def url_of(self, database: int) -> str:
+        return f"redis://127.0.0.1:{self.port}/{database}"
 
     def start(self) -> "DisposableRedis":
         argv = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1"]
