@@ -6,13 +6,11 @@ follow the number of codes."""
 
 import json
 import os
-import random
 import re
 import shutil
 import socket
 import statistics
 import subprocess
-import time
 from collections import Counter
 from urllib.parse import urlsplit
 
@@ -27,14 +25,11 @@ from scripts.processes import http_command
 from tests.benchmarks.minimal_app import KEY
 from tests.benchmarks.test_read_side_scale import (
     LIMITS,
+    SEGMENTS,
     SIDES,
-    Collections,
-    Series,
+    Watched,
     compare,
-    cpu_seconds,
-    script_latency,
-    sizes,
-    track_latency,
+    sample_pairs,
     two_read_models,
 )
 from tests.support.factories import bearer, create_loyalty_user, create_promocode
@@ -134,9 +129,9 @@ async def test_get_active_promocodes_next_to_the_minimal_endpoint(servers):
 
 # -- the same listing with 10,000 more codes, from two processes side by side ------------
 
-# Two more query_api processes in the slot's port range, one per read model.
-PAIR_PORTS = {"fewer": 8097 + TEST_PORT_OFFSET, "more": 8098 + TEST_PORT_OFFSET}
-HTTP_PAIRS = int(os.environ.get("READ_BENCH_HTTP_PAIRS", "5000"))
+# Two more query_api processes in the slot's port range, one per throwaway Redis.
+PAIR_PORTS = (8097 + TEST_PORT_OFFSET, 8098 + TEST_PORT_OFFSET)
+HTTP_PAIRS = int(os.environ.get("READ_BENCH_HTTP_PAIRS", "10000"))
 HTTP_WARM_UP = 300
 LISTING = "/api/v1/loyalty/get_active_promocodes"
 
@@ -203,82 +198,67 @@ def wrk_both(urls: dict[str, str], headers: dict[str, str]) -> dict[str, dict[st
 
 async def test_the_listing_costs_the_same_with_10000_more_codes_open_to_everyone():
     """One buyer's listing from two query_api processes, each on its own throwaway Redis
-    holding one of the two read models (`two_read_models`: 100 public codes, and
-    `MORE_CODES` more). One client sends them requests in pairs, one keep-alive connection
-    each, each pair in a random order, on a page of 10 and of 50 (full at either size), so
-    whatever the machine does meanwhile falls on both alike. Then both under load at once:
-    `wrk` on each, page of 50, half the connections each, `ROUNDS` times."""
+    (`two_read_models`: 100 public codes, and `MORE_CODES` more; each side from each process
+    in turn). One client reads them in pairs (`sample_pairs`), one keep-alive connection
+    each, on a page of 10 and of 50 (full at either size). Then both under load at once:
+    `wrk` on each, page of 50, half the connections each, `ROUNDS` times, the sides changing
+    processes between rounds."""
     if shutil.which("wrk") is None:
         pytest.skip("wrk is not installed (make benchmark installs it)")
     headers = bearer(await create_loyalty_user())
-    series = {(side, limit): Series() for side in SIDES for limit in LIMITS}
-    statuses: Counter = Counter()
-    async with two_read_models(MORE_CODES) as stores:
-        labels = await sizes(stores)
-        platforms = {side: Platform(extra_env={"REDIS_URL": s.url}) for side, s in stores.items()}
+    async with two_read_models(MORE_CODES) as models:
+        labels = await models.sizes()
+        platforms = [Platform(extra_env={"REDIS_URL": s.url}) for s in models.servers]
+        watched: list[Watched] = []
         try:
-            urls = {
-                side: platform.start_http("query_api", PAIR_PORTS[side], wait=False)
-                for side, platform in platforms.items()
-            }
-            for url in urls.values():
+            urls = [
+                platform.start_http("query_api", port, wait=False)
+                for platform, port in zip(platforms, PAIR_PORTS, strict=True)
+            ]
+            for url in urls:
                 wait_healthy(url)
-            pids = {
-                side: (platform.procs[f"query_api-{PAIR_PORTS[side]}"].pid, stores[side].proc.pid)
-                for side, platform in platforms.items()
-            }
-            clients = {side: KeepAlive(url, headers) for side, url in urls.items()}
+            watched = [
+                Watched({"query_api": platform.procs[f"query_api-{port}"].pid, "Redis": s.proc.pid})
+                for platform, port, s in zip(platforms, PAIR_PORTS, models.servers, strict=True)
+            ]
+            clients = [KeepAlive(url, headers) for url in urls]
             requests = {
-                (side, limit): clients[side].request(f"{LISTING}?limit={limit}")
-                for side in SIDES
+                (server, limit): clients[server].request(f"{LISTING}?limit={limit}")
+                for server in range(len(clients))
                 for limit in LIMITS
             }
+
+            async def read(server: int, limit: int) -> int:
+                return clients[server].get(requests[server, limit])[0]
+
             for _ in range(HTTP_WARM_UP):
-                for (side, _), request in requests.items():
-                    status, body = clients[side].get(request)
-                    assert status == 200, body
-            for (side, limit), request in requests.items():
-                series[side, limit].entries.add(len(json.loads(clients[side].get(request)[1])))
-            await track_latency(stores)
-            cpu = {side: [cpu_seconds(pid) for pid in both] for side, both in pids.items()}
-            with Collections() as collections:
-                for _ in range(HTTP_PAIRS):
-                    for limit in LIMITS:
-                        for side in random.sample(SIDES, 2):
-                            s, before = series[side, limit], len(collections.generations)
-                            began = time.perf_counter()
-                            status, _ = clients[side].get(requests[side, limit])
-                            s.wall.append(time.perf_counter() - began)
-                            s.collected.append(max(collections.generations[before:], default=-1))
-                            statuses[status] += 1
-            per_request = {
-                side: [
-                    (cpu_seconds(pid) - cpu[side][i]) / (HTTP_PAIRS * len(LIMITS))
-                    for i, pid in enumerate(both)
-                ]
-                for side, both in pids.items()
+                for server, limit in requests:
+                    assert await read(server, limit) == 200
+            entries = {
+                (side, limit): len(json.loads(clients[server].get(request)[1]))
+                for (server, limit), request in requests.items()
+                for side in SIDES
+                if models.serving(side) == server
             }
-            in_redis = await script_latency(stores)
-            for client in clients.values():
+            sampled = await sample_pairs(models, read, watched, HTTP_PAIRS)
+            for client in clients:
                 client.close()
-            under_load = [
-                wrk_both({side: f"{url}{LISTING}?limit=50" for side, url in urls.items()}, headers)
-                for _ in range(ROUNDS)
-            ]
+            under_load = []
+            for _ in range(ROUNDS):
+                await models.swap()
+                pages = {side: f"{urls[models.serving(side)]}{LISTING}?limit=50" for side in SIDES}
+                under_load.append(wrk_both(pages, headers))
         finally:
-            for platform in platforms.values():
+            for each in watched:
+                each.close()
+            for platform in platforms:
                 platform.stop()
     compare(
         f"[benchmark] get_active_promocodes over HTTP, two query_api processes, "
-        f"{HTTP_PAIRS:,} pairs per page size, in random order within each pair",
-        series,
+        f"{HTTP_PAIRS:,} pairs per page size, in random order within each pair, the sides "
+        f"changing processes {SEGMENTS - 1} times",
+        sampled,
         labels,
-    )
-    print(
-        f"  Redis, both pages: the script's own time {in_redis}; CPU per request, query_api "
-        + ", ".join(f"{side} {q * 1e6:.0f} us" for side, (q, _) in per_request.items())
-        + "; Redis "
-        + ", ".join(f"{side} {r * 1e6:.0f} us" for side, (_, r) in per_request.items())
     )
     for round_, figures in enumerate(under_load, 1):
         print(
@@ -298,6 +278,6 @@ async def test_the_listing_costs_the_same_with_10000_more_codes_open_to_everyone
         f"{median_ratio('rps'):.2f}, p50 {median_ratio('p50'):.2f}, p99 {median_ratio('p99'):.2f}"
         f"; load average {load()}"
     )
-    assert statuses == Counter({200: HTTP_PAIRS * len(LIMITS) * len(SIDES)}), statuses
-    for (side, limit), s in series.items():
-        assert s.entries == {limit}, (side, limit, s.entries)
+    assert entries == {(side, limit): limit for side in SIDES for limit in LIMITS}, entries
+    for key, s in sampled.series.items():
+        assert s.answers == Counter({200: HTTP_PAIRS // SEGMENTS * SEGMENTS}), (key, s.answers)

@@ -19,7 +19,8 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -280,6 +281,9 @@ LIMITS = (10, 50)
 SIDES = ("fewer", "more")
 PAIRS = int(os.environ.get("READ_BENCH_LISTING_PAIRS", "10000"))
 WARM_UP = 500
+# The sides change servers between segments of a run (`TwoReadModels.swap`); after each
+# change, a few reads of each side and page are not measured (views new to a process).
+SEGMENTS, AFTER_SWAP = 10, 20
 
 
 async def seed_public(tag: str, n: int) -> None:
@@ -300,36 +304,79 @@ async def unseed_public(tag: str) -> None:
     await sql("DELETE FROM promocodes WHERE code LIKE :p", p=f"RL{tag}-%")
 
 
-@contextlib.asynccontextmanager
-async def two_read_models(more: int = PUBLIC) -> AsyncIterator[dict[str, DisposableRedis]]:
-    """Two equal throwaway Redis servers, each with a read model rebuilt from Postgres: "fewer"
-    with the slot's public codes and `FEWER` seeded ones, "more" with those and `more` public
-    codes seeded once the first was built, ending among and after them. Users created before
-    are in both; the seeded rows are deleted at the end."""
-    tags = {side: uuid.uuid4().hex[:8].upper() for side in SIDES}
-    engine = read_only_engine(get_settings().loyalty_database_url)
-    try:
-        with DisposableRedis() as fewer, DisposableRedis() as larger:
-            servers = {"fewer": fewer, "more": larger}
-            for side, n in (("fewer", FEWER), ("more", more)):
-                await seed_public(tags[side], n)
-                builder = make_redis(servers[side].url)
-                await ensure_built(builder, engine, force=True)
-                if side == "fewer":  # every page compared reads a full chunk at either size
-                    fewest = await builder.zcard(keys.PUBLIC_CODES)
-                    assert fewest >= chunk_read(max(LIMITS)), fewest
-                await builder.aclose()
-            yield servers
-    finally:
-        for tag in tags.values():
-            await unseed_public(tag)
-        await engine.dispose()
-
-
 def chunk_read(limit: int) -> int:
     """The public codes the first round trip of a page asks for (`ReadModels.active_page`)."""
     need = limit + 1
     return max(FIRST_CHUNK, min(need + need // 4, LARGEST_CHUNK))
+
+
+@dataclass
+class TwoReadModels:
+    """Two equal throwaway Redis servers, each holding both read models: "fewer" in database
+    0 of the first and 1 of the second, "more" the other way round. Readers use database 0;
+    `swap` exchanges the two databases in both servers (SWAPDB), so each side is read from
+    each server, and through whatever process reads that server, in turn: what is one
+    process's own (the core it runs on, its GC, its timers) falls on both sides alike."""
+
+    servers: list[DisposableRedis]
+    swapped: bool = False
+
+    def serving(self, side: str) -> int:
+        """The index of the server whose database 0 holds this side's read model now."""
+        return int((side == "more") != self.swapped)
+
+    async def swap(self) -> None:
+        for server in self.servers:
+            redis = make_redis(server.url)
+            await redis.swapdb(0, 1)
+            await redis.aclose()
+        self.swapped = not self.swapped
+
+    async def sizes(self) -> dict[str, str]:
+        """Each side's public codes and how Redis encodes their zset."""
+        found = {}
+        for side in SIDES:
+            redis = make_redis(self.servers[self.serving(side)].url)
+            n = await redis.zcard(keys.PUBLIC_CODES)
+            encoding = await redis.object("encoding", keys.PUBLIC_CODES)
+            found[side] = f"{n:,} public codes ({encoding})"
+            await redis.aclose()
+        return found
+
+    async def script_time(self, index: int) -> Counter:
+        """The listing script's calls and Redis's own microseconds in them so far, on one
+        server's database 0 and 1 alike (`INFO commandstats`)."""
+        redis = make_redis(self.servers[index].url)
+        found = (await redis.info("commandstats")).get("cmdstat_evalsha", {})
+        await redis.aclose()
+        return Counter({"script calls": found.get("calls", 0), "script us": found.get("usec", 0)})
+
+
+@contextlib.asynccontextmanager
+async def two_read_models(more: int = PUBLIC) -> AsyncIterator[TwoReadModels]:
+    """Both read models rebuilt from Postgres into both servers: "fewer" with the slot's
+    public codes and `FEWER` seeded ones, "more" with those and `more` public codes seeded
+    once "fewer" was built, ending among and after them. Users created before are in both;
+    the seeded rows are deleted at the end."""
+    tags = {side: uuid.uuid4().hex[:8].upper() for side in SIDES}
+    engine = read_only_engine(get_settings().loyalty_database_url)
+    try:
+        with DisposableRedis() as first, DisposableRedis() as second:
+            models = TwoReadModels([first, second])
+            for side, n in (("fewer", FEWER), ("more", more)):
+                await seed_public(tags[side], n)
+                for index, server in enumerate(models.servers):
+                    builder = make_redis(server.url_of(int(models.serving(side) != index)))
+                    await ensure_built(builder, engine, force=True)
+                    if side == "fewer":  # every page compared reads a full chunk at either size
+                        fewest = await builder.zcard(keys.PUBLIC_CODES)
+                        assert fewest >= chunk_read(max(LIMITS)), fewest
+                    await builder.aclose()
+            yield models
+    finally:
+        for tag in tags.values():
+            await unseed_public(tag)
+        await engine.dispose()
 
 
 class Collections:
@@ -350,43 +397,101 @@ class Collections:
         gc.callbacks.remove(self)
 
 
-@dataclass
-class Series:
-    """One side's samples on one page size: seconds of wall time and of this thread's CPU,
-    the highest generation the client's GC collected during each (-1: none)."""
-
-    wall: list[float] = field(default_factory=list)
-    cpu: list[float] = field(default_factory=list)
-    collected: list[int] = field(default_factory=list)
-    entries: set[int] = field(default_factory=set)
-
-
 def cpu_seconds(pid: int) -> float:
     """User and system CPU a process has used (/proc/<pid>/stat)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def track_latency(servers: dict[str, DisposableRedis]) -> None:
-    """Redis's own time per command from now on, as percentiles (`INFO latencystats`, Redis
-    7: the commands a script calls count in its time, not on their own)."""
-    for server in servers.values():
-        redis = make_redis(server.url)
-        await redis.config_set("latency-tracking-info-percentiles", "50 99 99.9")
-        await redis.config_resetstat()
-        await redis.aclose()
+class Watched:
+    """The tasks that answer the reads of one server: this thread (the client) and processes
+    by name. `waits()`: nanoseconds each has waited for a core, runnable while another task
+    had it (the second figure of /proc/.../schedstat; a process's main thread); `cpu()`: the
+    processes' CPU seconds."""
+
+    def __init__(self, pids: dict[str, int]) -> None:
+        self.pids = pids
+        self.names = ["client", *pids]
+        paths = [
+            "/proc/thread-self/schedstat",
+            *(f"/proc/{pid}/schedstat" for pid in pids.values()),
+        ]
+        self.fds = [os.open(path, os.O_RDONLY) for path in paths]
+
+    def waits(self) -> list[int]:
+        return [int(os.pread(fd, 128, 0).split()[1]) for fd in self.fds]
+
+    def cpu(self) -> Counter:
+        return Counter({name: cpu_seconds(pid) for name, pid in self.pids.items()})
+
+    def close(self) -> None:
+        for fd in self.fds:
+            os.close(fd)
 
 
-async def script_latency(servers: dict[str, DisposableRedis]) -> str:
-    """Each server's percentiles of its listing script calls since `track_latency` (both
-    page sizes together), in microseconds."""
-    found = []
-    for side, server in servers.items():
-        redis = make_redis(server.url)
-        figures = (await redis.info("latencystats")).get("latency_percentiles_usec_evalsha", {})
-        await redis.aclose()
-        found.append(f"{side} " + " ".join(f"{p} {us:.0f}" for p, us in figures.items()))
-    return "; ".join(found) + " us"
+@dataclass
+class Series:
+    """One side's samples on one page size: seconds of wall time and of the client thread's
+    CPU, seconds each watched task waited for a core (a list per task: floats only, so the
+    samples add no work for the client's GC), the highest generation the client's GC
+    collected during each (-1: none), and what each read answered (entries or status)."""
+
+    wall: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
+    waited: dict[str, list[float]] = field(default_factory=dict)
+    collected: list[int] = field(default_factory=list)
+    answers: Counter = field(default_factory=Counter)
+
+
+@dataclass
+class Sampled:
+    series: dict[tuple[str, int], Series]
+    # Per side: the watched processes' CPU seconds, the listing script's calls and Redis's
+    # own microseconds in them, while that side was read.
+    used: dict[str, Counter]
+
+
+async def sample_pairs(
+    models: TwoReadModels,
+    read: Callable[[int, int], Awaitable[int]],
+    watched: list[Watched],
+    pairs: int,
+) -> Sampled:
+    """`pairs` samples of each side on each page size, the two sides of a pair one after the
+    other in a random order, so whatever the machine does meanwhile falls on both alike (the
+    i-th sample of each side is the same pair's); the sides change servers between
+    `SEGMENTS` segments. `read(server, limit)` reads from the server at that index and
+    returns what it answered; `watched[server]` are the tasks answering it."""
+    series = {(side, limit): Series() for side in SIDES for limit in LIMITS}
+    used = {side: Counter() for side in SIDES}
+    with Collections() as collections:
+        for segment in range(SEGMENTS):
+            if segment:
+                await models.swap()
+                for _ in range(AFTER_SWAP):
+                    for side in SIDES:
+                        for limit in LIMITS:
+                            await read(models.serving(side), limit)
+            servers = {side: models.serving(side) for side in SIDES}
+            before = {i: watched[i].cpu() + await models.script_time(i) for i in servers.values()}
+            for _ in range(pairs // SEGMENTS):
+                for limit in LIMITS:
+                    for side in random.sample(SIDES, 2):
+                        s, server = series[side, limit], servers[side]
+                        gcs, waits = len(collections.generations), watched[server].waits()
+                        began, cpu = time.perf_counter(), time.thread_time()
+                        answer = await read(server, limit)
+                        s.wall.append(time.perf_counter() - began)
+                        s.cpu.append(time.thread_time() - cpu)
+                        after = watched[server].waits()
+                        for task, was, now in zip(watched[server].names, waits, after, strict=True):
+                            s.waited.setdefault(task, []).append((now - was) / 1e9)
+                        s.collected.append(max(collections.generations[gcs:], default=-1))
+                        s.answers[answer] += 1
+            for side, i in servers.items():
+                used[side] += watched[i].cpu() + await models.script_time(i)
+                used[side] -= before[i]
+    return Sampled(series, used)
 
 
 def ms(seconds: list[float]) -> str:
@@ -400,32 +505,46 @@ def p99_ratio(more: list[float], fewer: list[float]) -> float:
     return percentile(more, 99) / percentile(fewer, 99)
 
 
-async def sizes(servers: dict[str, DisposableRedis]) -> dict[str, str]:
-    """Each side's public codes and how Redis encodes their zset."""
-    found = {}
-    for side, server in servers.items():
-        redis = make_redis(server.url)
-        n = await redis.zcard(keys.PUBLIC_CODES)
-        encoding = await redis.object("encoding", keys.PUBLIC_CODES)
-        found[side] = f"{n:,} public codes ({encoding})"
-        await redis.aclose()
-    return found
+def p99_interval(more: list[float], fewer: list[float], rounds: int = 200) -> str:
+    """The middle 95% of the p99 ratio over `rounds` resamples of the pairs (the i-th sample of
+    each side is one pair's, taken at the same moment: drawn together)."""
+    n = len(fewer)
+    ratios = sorted(
+        p99_ratio([more[i] for i in drawn], [fewer[i] for i in drawn])
+        for drawn in (random.choices(range(n), k=n) for _ in range(rounds))
+    )
+    return f"{ratios[round(0.025 * (rounds - 1))]:.2f}-{ratios[round(0.975 * (rounds - 1))]:.2f}"
 
 
-def compare(title: str, series: dict[tuple[str, int], Series], sizes: dict[str, str]) -> None:
-    """Each side's figures per page size, then the ratios: p99 (the target), over the whole
-    run and over each fifth of it (the two sides' fifths cover the same seconds), and p50,
-    p99.9, CPU, and p99 of the samples without a collection of the client's."""
+def tail(s: Series) -> str:
+    """What the slowest 1% of the samples spent waiting for a core, by task."""
+    cut = percentile(s.wall, 99)
+    slowest = [i for i, w in enumerate(s.wall) if w >= cut]
+    wall = sum(s.wall[i] for i in slowest)
+    shares = ", ".join(
+        f"{task} {sum(waited[i] for i in slowest) / wall:.0%}" for task, waited in s.waited.items()
+    )
+    return f"slowest 1% (mean {wall / len(slowest) * 1000:.2f} ms) waiting for a core: {shares}"
+
+
+def compare(title: str, sampled: Sampled, sizes: dict[str, str]) -> None:
+    """Each side's figures per page size, then the ratios: p99 (the target) over the whole run,
+    its 95% interval over resampled pairs and its value in each fifth of the run (the two
+    sides' fifths cover the same seconds); p50, p99.9, the client's CPU, and p99 of the
+    samples without a collection of the client's GC. Then each side's CPU per request."""
+    series = sampled.series
     print(f"\n{title}; load average {load()}")
     for limit in LIMITS:
         for side in SIDES:
             s = series[side, limit]
             gcs = [g for g in s.collected if g >= 0]
-            line = f"  page of {limit}, {sizes[side]}: {ms(s.wall)}"
-            if s.cpu:
-                line += f"; CPU p50 {percentile(s.cpu, 50) * 1e6:.0f} us"
-            line += f"; a client GC in {len(gcs)} samples ({gcs.count(2)} full)"
-            print(line)
+            slow = sum(w > 0.001 for w in s.wall) / len(s.wall)
+            print(
+                f"  page of {limit}, {sizes[side]}: {ms(s.wall)}; over 1 ms {slow:.2%}; client "
+                f"CPU p50 {percentile(s.cpu, 50) * 1e6:.0f} us p99 "
+                f"{percentile(s.cpu, 99) * 1e6:.0f} us; a client GC in {len(gcs)} samples "
+                f"({gcs.count(2)} full); {tail(s)}"
+            )
         fewer, more = series["fewer", limit], series["more", limit]
         ratio = p99_ratio(more.wall, fewer.wall)
         n = len(fewer.wall) // 5
@@ -441,14 +560,33 @@ def compare(title: str, series: dict[tuple[str, int], Series], sizes: dict[str, 
             f"p50 {percentile(more.wall, 50) / percentile(fewer.wall, 50):.2f}",
             f"p99.9 {percentile(more.wall, 99.9) / percentile(fewer.wall, 99.9):.2f}",
             f"p99 without a client GC {p99_ratio(calm['more'], calm['fewer']):.2f}",
+            f"client CPU p50 {percentile(more.cpu, 50) / percentile(fewer.cpu, 50):.2f}",
         ]
-        if fewer.cpu:
-            extras.append(f"CPU p50 {percentile(more.cpu, 50) / percentile(fewer.cpu, 50):.2f}")
         print(
             f"  page of {limit}: p99 ratio {ratio:.2f} (target <= 1.20: "
-            f"{'met' if ratio <= 1.2 else 'missed'}); by fifth of the run {fifths}; "
+            f"{'met' if ratio <= 1.2 else 'missed'}; 95% of resampled pairs "
+            f"{p99_interval(more.wall, fewer.wall)}); by fifth of the run {fifths}; "
             + "; ".join(extras)
         )
+    requests = {
+        side: sum(series[side, limit].answers.total() for limit in LIMITS) for side in SIDES
+    }
+    figures = {
+        side: {
+            name: f"{seconds / requests[side] * 1e6:.0f} us"
+            for name, seconds in used.items()
+            if name not in ("script calls", "script us")
+        }
+        | {"Redis in the script": f"{used['script us'] / max(1, used['script calls']):.0f} us"}
+        for side, used in sampled.used.items()
+    }
+    print(
+        "  per request, both pages: "
+        + "; ".join(
+            f"{name} " + ", ".join(f"{side} {figures[side][name]}" for side in SIDES)
+            for name in figures["fewer"]
+        )
+    )
 
 
 def load() -> str:
@@ -456,54 +594,36 @@ def load() -> str:
 
 
 async def test_a_listing_page_costs_the_same_with_10_or_10000_more_public_codes():
-    """Both read models held at once, one per Redis server, read in pairs: each pair the two
-    sides in a random order, on the same page size, so whatever the machine does meanwhile
-    falls on both alike. (Used-up codes leave `rm:public` (`scripts._PLACE`): 10,000 of them
-    ahead of the rest cost a page nothing now, so that case is not measured any more.)"""
+    """Both read models held at once, read in pairs (`sample_pairs`), each side from each of
+    the two Redis servers in turn (`TwoReadModels`). (Used-up codes leave `rm:public`
+    (`scripts._PLACE`): 10,000 of them ahead of the rest cost a page nothing now, so that case
+    is not measured any more.)"""
     buyer = await create_loyalty_user()
-    async with two_read_models() as servers:
-        reads = {
-            # No engine: a missing read model fails the test, never falls back to Postgres.
-            side: ReadSide(make_request_redis(server.url), None)
-            for side, server in servers.items()
-        }
-        labels = await sizes(servers)
-        series = {(side, limit): Series() for side in SIDES for limit in LIMITS}
+    async with two_read_models() as models:
+        # No engine: a missing read model fails the test, never falls back to Postgres.
+        reads = [ReadSide(make_request_redis(s.url), None) for s in models.servers]
+        watched = [Watched({"Redis": s.proc.pid}) for s in models.servers]
+
+        async def read(server: int, limit: int) -> int:
+            return len((await reads[server].active_promocodes(buyer, limit, 0)).items)
+
         try:
             for _ in range(WARM_UP):
-                for limit in LIMITS:
-                    for side in SIDES:
-                        await reads[side].active_promocodes(buyer, limit, 0)
-            await track_latency(servers)
-            started = {side: cpu_seconds(server.proc.pid) for side, server in servers.items()}
-            with Collections() as collections:
-                for _ in range(PAIRS):
+                for server in range(len(reads)):
                     for limit in LIMITS:
-                        for side in random.sample(SIDES, 2):
-                            s, before = series[side, limit], len(collections.generations)
-                            began, cpu = time.perf_counter(), time.thread_time()
-                            page = await reads[side].active_promocodes(buyer, limit, 0)
-                            s.wall.append(time.perf_counter() - began)
-                            s.cpu.append(time.thread_time() - cpu)
-                            s.collected.append(max(collections.generations[before:], default=-1))
-                            s.entries.add(len(page.items))
-            redis_cpu = {
-                side: (cpu_seconds(server.proc.pid) - started[side]) / (PAIRS * len(LIMITS))
-                for side, server in servers.items()
-            }
-            in_redis = await script_latency(servers)
+                        await read(server, limit)
+            labels = await models.sizes()
+            sampled = await sample_pairs(models, read, watched, PAIRS)
         finally:
-            for r in reads.values():
-                await r.redis.aclose()
+            for server in range(len(reads)):
+                watched[server].close()
+                await reads[server].redis.aclose()
     compare(
-        f"listing in-process, {PAIRS:,} pairs per page size, in random order within each pair",
-        series,
+        f"listing in-process, {PAIRS:,} pairs per page size, in random order within each pair, "
+        f"the sides changing servers {SEGMENTS - 1} times",
+        sampled,
         labels,
     )
-    print(
-        f"  Redis, both pages: the script's own time {in_redis}; CPU per request "
-        + ", ".join(f"{side} {seconds * 1e6:.0f} us" for side, seconds in redis_cpu.items())
-    )
-    for (side, limit), s in series.items():
-        assert s.entries == {limit}, (side, limit, s.entries)
-        assert len(s.wall) == PAIRS, (side, limit)
+    requests = PAIRS // SEGMENTS * SEGMENTS
+    for (side, limit), s in sampled.series.items():
+        assert s.answers == Counter({limit: requests}), (side, limit, s.answers)
