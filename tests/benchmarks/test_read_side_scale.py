@@ -284,6 +284,8 @@ WARM_UP = 500
 # The sides change servers between segments of a run (`TwoReadModels.swap`); after each
 # change, a few reads of each side and page are not measured (views new to a process).
 SEGMENTS, AFTER_SWAP = 10, 20
+# What a task was doing during a read (`Watched`).
+STATES = ("ran", "waited")
 
 
 async def seed_public(tag: str, n: int) -> None:
@@ -405,21 +407,21 @@ def cpu_seconds(pid: int) -> float:
 
 class Watched:
     """The tasks that answer the reads of one server: this thread (the client) and processes
-    by name. `waits()`: nanoseconds each has waited for a core, runnable while another task
-    had it (the second figure of /proc/.../schedstat; a process's main thread); `cpu()`: the
-    processes' CPU seconds."""
+    by name (their main thread). `times()`: per task, nanoseconds on a core and waiting for
+    one, runnable while another task had it (/proc/.../schedstat); `cpu()`: the processes'
+    CPU seconds, all threads."""
 
     def __init__(self, pids: dict[str, int]) -> None:
         self.pids = pids
-        self.names = ["client", *pids]
+        self.names = [f"{task} {state}" for task in ("client", *pids) for state in STATES]
         paths = [
             "/proc/thread-self/schedstat",
             *(f"/proc/{pid}/schedstat" for pid in pids.values()),
         ]
         self.fds = [os.open(path, os.O_RDONLY) for path in paths]
 
-    def waits(self) -> list[int]:
-        return [int(os.pread(fd, 128, 0).split()[1]) for fd in self.fds]
+    def times(self) -> list[int]:
+        return [int(n) for fd in self.fds for n in os.pread(fd, 128, 0).split()[:2]]
 
     def cpu(self) -> Counter:
         return Counter({name: cpu_seconds(pid) for name, pid in self.pids.items()})
@@ -432,13 +434,13 @@ class Watched:
 @dataclass
 class Series:
     """One side's samples on one page size: seconds of wall time and of the client thread's
-    CPU, seconds each watched task waited for a core (a list per task: floats only, so the
-    samples add no work for the client's GC), the highest generation the client's GC
+    CPU, seconds each watched task ran and waited for a core (a list for each: floats only,
+    so the samples add no work for the client's GC), the highest generation the client's GC
     collected during each (-1: none), and what each read answered (entries or status)."""
 
     wall: list[float] = field(default_factory=list)
     cpu: list[float] = field(default_factory=list)
-    waited: dict[str, list[float]] = field(default_factory=dict)
+    tasks: dict[str, list[float]] = field(default_factory=dict)
     collected: list[int] = field(default_factory=list)
     answers: Counter = field(default_factory=Counter)
 
@@ -478,14 +480,14 @@ async def sample_pairs(
                 for limit in LIMITS:
                     for side in random.sample(SIDES, 2):
                         s, server = series[side, limit], servers[side]
-                        gcs, waits = len(collections.generations), watched[server].waits()
+                        gcs, times = len(collections.generations), watched[server].times()
                         began, cpu = time.perf_counter(), time.thread_time()
                         answer = await read(server, limit)
                         s.wall.append(time.perf_counter() - began)
                         s.cpu.append(time.thread_time() - cpu)
-                        after = watched[server].waits()
-                        for task, was, now in zip(watched[server].names, waits, after, strict=True):
-                            s.waited.setdefault(task, []).append((now - was) / 1e9)
+                        after = watched[server].times()
+                        for task, was, now in zip(watched[server].names, times, after, strict=True):
+                            s.tasks.setdefault(task, []).append((now - was) / 1e9)
                         s.collected.append(max(collections.generations[gcs:], default=-1))
                         s.answers[answer] += 1
             for side, i in servers.items():
@@ -517,14 +519,19 @@ def p99_interval(more: list[float], fewer: list[float], rounds: int = 200) -> st
 
 
 def tail(s: Series) -> str:
-    """What the slowest 1% of the samples spent waiting for a core, by task."""
+    """Where the time of the slowest 1% of the samples went, next to all samples': each
+    task's mean milliseconds on a core and waiting for one."""
+
+    def spent(samples: list[int]) -> str:
+        def mean(values: list[float]) -> str:
+            return f"{sum(values[i] for i in samples) / len(samples) * 1000:.2f}"
+
+        tasks = " ".join(f"{task} {mean(times)}" for task, times in s.tasks.items())
+        return f"mean {mean(s.wall)} ms: {tasks}"
+
     cut = percentile(s.wall, 99)
     slowest = [i for i, w in enumerate(s.wall) if w >= cut]
-    wall = sum(s.wall[i] for i in slowest)
-    shares = ", ".join(
-        f"{task} {sum(waited[i] for i in slowest) / wall:.0%}" for task, waited in s.waited.items()
-    )
-    return f"slowest 1% (mean {wall / len(slowest) * 1000:.2f} ms) waiting for a core: {shares}"
+    return f"slowest 1% {spent(slowest)}; all {spent(list(range(len(s.wall))))}"
 
 
 def compare(title: str, sampled: Sampled, sizes: dict[str, str]) -> None:
@@ -543,7 +550,7 @@ def compare(title: str, sampled: Sampled, sizes: dict[str, str]) -> None:
                 f"  page of {limit}, {sizes[side]}: {ms(s.wall)}; over 1 ms {slow:.2%}; client "
                 f"CPU p50 {percentile(s.cpu, 50) * 1e6:.0f} us p99 "
                 f"{percentile(s.cpu, 99) * 1e6:.0f} us; a client GC in {len(gcs)} samples "
-                f"({gcs.count(2)} full); {tail(s)}"
+                f"({gcs.count(2)} full)\n    {tail(s)}"
             )
         fewer, more = series["fewer", limit], series["more", limit]
         ratio = p99_ratio(more.wall, fewer.wall)
