@@ -1,29 +1,39 @@
 """`get_active_promocodes` next to the minimal JWT + Redis endpoint of `minimal_app`, under
 the same `wrk` load in the same run (`make benchmark`): the ratio is the figure, as absolute
 numbers move with whatever else this machine is doing. Then the same listing with 10,000
-more codes open to everyone: its cost must not follow the number of codes."""
+more codes open to everyone, from a second process next to the first: its cost must not
+follow the number of codes."""
 
+import json
 import os
 import re
 import shutil
+import socket
 import statistics
 import subprocess
-import uuid
+from collections import Counter
+from urllib.parse import urlsplit
 
+import httptools
 import httpx
 import pytest
 
 from core.config import get_settings
 from core.redis import make_redis
-from loyalty.read import keys
-from loyalty.read.postgres import read_only_engine
-from loyalty.read.rebuild import ensure_built
 from scripts.environments import TEST_PORT_OFFSET
 from scripts.processes import http_command
 from tests.benchmarks.minimal_app import KEY
-from tests.support.db import sql
+from tests.benchmarks.test_read_side_scale import (
+    LIMITS,
+    SEGMENTS,
+    SIDES,
+    Watched,
+    compare,
+    sample_pairs,
+    two_read_models,
+)
 from tests.support.factories import bearer, create_loyalty_user, create_promocode
-from tests.support.platform import Platform
+from tests.support.platform import Platform, wait_healthy
 from tests.support.polling import eventually, eventually_sync
 
 pytestmark = pytest.mark.benchmark
@@ -41,14 +51,17 @@ def load() -> str:
 
 def wrk(url: str, token_header: dict[str, str], connections: int = CONNECTIONS) -> dict[str, float]:
     """Requests per second and latency percentiles of `wrk` against one URL."""
+    argv = wrk_argv(url, token_header, connections, threads=min(2, connections))
+    return wrk_figures(subprocess.run(argv, capture_output=True, text=True, check=True).stdout)
+
+
+def wrk_argv(url: str, token_header: dict[str, str], connections: int, threads: int) -> list[str]:
     [(name, value)] = token_header.items()
-    argv = ["wrk", f"-t{min(2, connections)}", f"-c{connections}", f"-d{SECONDS}s", "--latency"]
-    out = subprocess.run(
-        [*argv, "-H", f"{name}: {value}", url],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    argv = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{SECONDS}s", "--latency"]
+    return [*argv, "-H", f"{name}: {value}", url]
+
+
+def wrk_figures(out: str) -> dict[str, float]:
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     assert non_2xx is None, out
 
@@ -114,91 +127,157 @@ async def test_get_active_promocodes_next_to_the_minimal_endpoint(servers):
     )
 
 
-async def test_the_listing_costs_the_same_with_10000_more_codes_open_to_everyone(servers):
-    """The same buyer's listing with the public codes the slot holds, and with `MORE_CODES`
-    more (ending before, among and after them): the codes are loaded once, then put in and
-    taken out of `rm:public` round after round (what the machine's drift does weighs on both
-    alike). Each state: `wrk` with one connection (each request's own latency) on a page of
-    10 and of 50, and with 50 connections on a page of 50 (req/s)."""
-    query, _ = servers
-    settings = get_settings()
-    redis = make_redis(settings.redis_url)
-    engine = read_only_engine(settings.loyalty_database_url)
-    user = await create_loyalty_user()
-    headers = bearer(user)
-    url = f"{query}/api/v1/loyalty/get_active_promocodes"
-    tag = uuid.uuid4().hex[:8].upper()
+# -- the same listing with 10,000 more codes, from two processes side by side ------------
 
-    async def listed() -> int:
-        # Patient: right after a rebuild the requests wrk left in flight may still be answered
-        # from Postgres (every candidate read), ahead of this one.
-        async with httpx.AsyncClient(timeout=120) as client:
-            response = await eventually(
-                lambda: client.get(f"{url}?limit=200", headers=headers),
-                until=lambda r: r.status_code == 200,
-                message="the listing answering",
-            )
-        return len(response.json())
+# Two more query_api processes in the slot's port range, one per throwaway Redis.
+PAIR_PORTS = (8097 + TEST_PORT_OFFSET, 8098 + TEST_PORT_OFFSET)
+HTTP_PAIRS = int(os.environ.get("READ_BENCH_HTTP_PAIRS", "10000"))
+HTTP_WARM_UP = 300
+LISTING = "/api/v1/loyalty/get_active_promocodes"
 
-    figures: dict[str, list[dict[str, float]]] = {}
-    lines = []
-    try:
-        await ensure_built(redis, engine)
-        await sql(
-            "INSERT INTO promocodes (code, discount_type, value, valid_from, valid_until, "
-            "max_uses, per_user_limit, audience, is_active, description, created_at, "
-            "updated_at) SELECT 'LB' || :t || '-' || i, 'percent', 5, now() - interval '1 day', "
-            "now() + ((i % 60) + 1) * interval '1 day' + i * interval '1 second', NULL, NULL, "
-            "'everyone', true, '', now(), now() FROM generate_series(1, :n) AS i",
-            t=tag,
-            n=MORE_CODES,
+
+class _Answer:
+    """httptools callbacks: the body and whether the whole message has arrived."""
+
+    def __init__(self) -> None:
+        self.body = bytearray()
+        self.done = False
+
+    def on_body(self, body: bytes) -> None:
+        self.body += body
+
+    def on_message_complete(self) -> None:
+        self.done = True
+
+
+class KeepAlive:
+    """One keep-alive HTTP/1.1 connection, blocking: a GET written from bytes built once, its
+    answer parsed with httptools (uvicorn's C parser), a few microseconds of CPU here."""
+
+    def __init__(self, url: str, headers: dict[str, str]) -> None:
+        parts = urlsplit(url)
+        self.host, self.headers = parts.netloc, headers
+        self.sock = socket.create_connection((parts.hostname, parts.port))
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def request(self, path: str) -> bytes:
+        lines = [f"GET {path} HTTP/1.1", f"Host: {self.host}"]
+        lines += [f"{name}: {value}" for name, value in self.headers.items()]
+        return "\r\n".join(lines).encode() + b"\r\n\r\n"
+
+    def get(self, request: bytes) -> tuple[int, bytes]:
+        self.sock.sendall(request)
+        answer = _Answer()
+        parser = httptools.HttpResponseParser(answer)
+        while not answer.done:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("the server closed the connection")
+            parser.feed_data(chunk)
+        return parser.get_status_code(), bytes(answer.body)
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def wrk_both(urls: dict[str, str], headers: dict[str, str]) -> dict[str, dict[str, float]]:
+    """`wrk` on each URL at the same time, one thread and half the connections each."""
+    running = {
+        side: subprocess.Popen(
+            wrk_argv(url, headers, CONNECTIONS // 2, threads=1), stdout=subprocess.PIPE, text=True
         )
-        await ensure_built(redis, engine, force=True)  # the new codes into the read model
-        ours = {
-            member: score
-            for member, score in await redis.zrange(keys.PUBLIC_CODES, 0, -1, withscores=True)
-            if member.startswith(f"LB{tag}-")
-        }
-        assert len(ours) == MORE_CODES
-        for round_ in range(ROUNDS):
-            for state in ("without", "with"):
-                if state == "with":
-                    await redis.zadd(keys.PUBLIC_CODES, ours)
-                else:
-                    await redis.zrem(keys.PUBLIC_CODES, *ours)
-                codes, shown = await redis.zcard(keys.PUBLIC_CODES), await listed()
-                run = {
-                    "p50_10": (small := wrk(f"{url}?limit=10", headers, connections=1))["p50"],
-                    "p99_10": small["p99"],
-                    "p50_50": (page := wrk(f"{url}?limit=50", headers, connections=1))["p50"],
-                    "p99_50": page["p99"],
-                    "rps_50": wrk(f"{url}?limit=50", headers)["rps"],
-                }
-                figures.setdefault(state, []).append(run)
-                lines.append(
-                    f"  round {round_ + 1}, {codes:,} public codes ({shown} listed to the buyer):"
-                    f" one connection, page of 10 p50 {run['p50_10']:.2f} ms p99 "
-                    f"{run['p99_10']:.2f} ms, page of 50 p50 {run['p50_50']:.2f} ms p99 "
-                    f"{run['p99_50']:.2f} ms; {CONNECTIONS} connections, page of 50 "
-                    f"{run['rps_50']:.0f} req/s"
-                )
-    finally:
-        await sql("DELETE FROM promocodes WHERE code LIKE :p", p=f"LB{tag}-%")
-        await ensure_built(redis, engine, force=True)
-        await redis.aclose()
-        await engine.dispose()
+        for side, url in urls.items()
+    }
+    figures = {}
+    for side, proc in running.items():
+        out, _ = proc.communicate()
+        assert proc.returncode == 0, out
+        figures[side] = wrk_figures(out)
+    return figures
 
-    def median(state: str, figure: str) -> float:
-        return statistics.median(run[figure] for run in figures[state])
 
-    summary = ", ".join(
-        f"{figure} {median('without', figure):.2f} -> {median('with', figure):.2f} "
-        f"({median('with', figure) / median('without', figure):.2f}x)"
-        for figure in ("p50_10", "p99_10", "p50_50", "p99_50", "rps_50")
+async def test_the_listing_costs_the_same_with_10000_more_codes_open_to_everyone():
+    """One buyer's listing from two query_api processes, each on its own throwaway Redis
+    (`two_read_models`: 100 public codes, and `MORE_CODES` more; each side from each process
+    in turn). One client reads them in pairs (`sample_pairs`), one keep-alive connection
+    each, on a page of 10 and of 50 (full at either size). Then both under load at once:
+    `wrk` on each, page of 50, half the connections each, `ROUNDS` times, the sides changing
+    processes between rounds."""
+    if shutil.which("wrk") is None:
+        pytest.skip("wrk is not installed (make benchmark installs it)")
+    headers = bearer(await create_loyalty_user())
+    async with two_read_models(MORE_CODES) as models:
+        labels = await models.sizes()
+        platforms = [Platform(extra_env={"REDIS_URL": s.url}) for s in models.servers]
+        watched: list[Watched] = []
+        try:
+            urls = [
+                platform.start_http("query_api", port, wait=False)
+                for platform, port in zip(platforms, PAIR_PORTS, strict=True)
+            ]
+            for url in urls:
+                wait_healthy(url)
+            watched = [
+                Watched({"query_api": platform.procs[f"query_api-{port}"].pid, "Redis": s.proc.pid})
+                for platform, port, s in zip(platforms, PAIR_PORTS, models.servers, strict=True)
+            ]
+            clients = [KeepAlive(url, headers) for url in urls]
+            requests = {
+                (server, limit): clients[server].request(f"{LISTING}?limit={limit}")
+                for server in range(len(clients))
+                for limit in LIMITS
+            }
+
+            async def read(server: int, limit: int) -> int:
+                return clients[server].get(requests[server, limit])[0]
+
+            for _ in range(HTTP_WARM_UP):
+                for server, limit in requests:
+                    assert await read(server, limit) == 200
+            entries = {
+                (side, limit): len(json.loads(clients[server].get(request)[1]))
+                for (server, limit), request in requests.items()
+                for side in SIDES
+                if models.serving(side) == server
+            }
+            sampled = await sample_pairs(models, read, watched, HTTP_PAIRS)
+            for client in clients:
+                client.close()
+            under_load = []
+            for _ in range(ROUNDS):
+                await models.swap()
+                pages = {side: f"{urls[models.serving(side)]}{LISTING}?limit=50" for side in SIDES}
+                under_load.append(wrk_both(pages, headers))
+        finally:
+            for each in watched:
+                each.close()
+            for platform in platforms:
+                platform.stop()
+    compare(
+        f"[benchmark] get_active_promocodes over HTTP, two query_api processes, "
+        f"{HTTP_PAIRS:,} pairs per page size, in random order within each pair, the sides "
+        f"changing processes {SEGMENTS - 1} times",
+        sampled,
+        labels,
     )
+    for round_, figures in enumerate(under_load, 1):
+        print(
+            f"  both under wrk at once, {CONNECTIONS // 2} connections each, page of 50, round "
+            f"{round_}: "
+            + "; ".join(
+                f"{side} {f['rps']:.0f} req/s p50 {f['p50']:.2f} ms p99 {f['p99']:.2f} ms"
+                for side, f in figures.items()
+            )
+        )
+
+    def median_ratio(figure: str) -> float:
+        return statistics.median(f["more"][figure] / f["fewer"][figure] for f in under_load)
+
     print(
-        f"\n[benchmark] get_active_promocodes without and with {MORE_CODES:,} more public codes "
-        f"(target: p99 within 20% of itself), load average {load()}:\n"
-        + "\n".join(lines)
-        + f"\n  medians of {ROUNDS} rounds, without -> with: {summary}"
+        f"  under wrk, medians of the rounds' ratios more / fewer: req/s "
+        f"{median_ratio('rps'):.2f}, p50 {median_ratio('p50'):.2f}, p99 {median_ratio('p99'):.2f}"
+        f"; load average {load()}"
     )
+    assert entries == {(side, limit): limit for side in SIDES for limit in LIMITS}, entries
+    for key, s in sampled.series.items():
+        assert s.answers == Counter({200: HTTP_PAIRS // SEGMENTS * SEGMENTS}), (key, s.answers)

@@ -1,4 +1,5 @@
-"""Disposable Redis and Postgres servers for fault tests, which stop and restart them.
+"""Disposable Redis and Postgres servers for fault tests, which stop and restart them, and for
+benchmarks that hold two read models side by side (`with DisposableRedis() as redis:`).
 
 The machine's own Postgres (5432) and Redis (6379) are shared with other runs: a fault test
 never touches them. It starts its own servers on free ports, in temporary directories, with
@@ -43,7 +44,10 @@ class DisposableRedis:
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        return self.url_of(0)
+
+    def url_of(self, database: int) -> str:
+        return f"redis://127.0.0.1:{self.port}/{database}"
 
     def start(self) -> "DisposableRedis":
         argv = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1"]
@@ -58,6 +62,12 @@ class DisposableRedis:
             self.proc.kill()
             self.proc.wait(10)
             self.proc = None
+
+    def __enter__(self) -> "DisposableRedis":
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
 
 
 class DisposablePostgres:
