@@ -17,7 +17,7 @@ import time
 
 from scripts.processes import HTTP_SERVICES, platform_commands, workers_of
 
-LOCAL_REGISTRATIONS_PER_ADDRESS = "1000"
+LOCAL_REGISTRATIONS_PER_ADDRESS = "1000000"
 COLORS = ["\033[36m", "\033[35m", "\033[33m", "\033[32m", "\033[34m"]
 RESET = "\033[0m"
 
