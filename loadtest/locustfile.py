@@ -55,6 +55,14 @@ class ApiUser(FastHttpUser):
             else:
                 response.failure(f"{path.lstrip('/')} answered {response.status_code}")
 
+    def on_start(self) -> None:
+        self.sign_in()
+        self.stagger()
+
+    def sign_in(self) -> None:
+        """Takes this user's account and tokens from the seed."""
+        raise NotImplementedError
+
     def stagger(self) -> None:
         """At a paced rate, the first task waits a random part of the user's period, so the
         users' requests arrive spread over it (started together, they would come in bursts of
@@ -102,10 +110,6 @@ class BuyerBase(ApiUser):
     """What every buyer does; the classes below choose the codes, the mix and the pace."""
 
     abstract = True
-
-    def on_start(self) -> None:
-        self.sign_in()
-        self.stagger()
 
     def sign_in(self) -> None:
         buyer = next(_buyers)
@@ -202,10 +206,9 @@ class Operator(ApiUser):
     weight = 1
     wait_time = between(2, 5)
 
-    def on_start(self) -> None:
+    def sign_in(self) -> None:
         self.email, self.password = SEED.operator_email, SEED.operator_password
         self.token = SEED.operator_token
-        self.stagger()
 
     @task(3)
     def list_promocodes(self) -> None:
