@@ -32,6 +32,10 @@ purchases = Purchase.__table__
 attempts = PromocodeAttempt.__table__
 
 
+# What an Idempotency-Key's claim is answered: (the claim, the status code, the body).
+Answer = tuple[Claim, int, dict[str, Any]]
+
+
 def _announced(promocode_uses: str, promocode_version: str, user_uses: str, rows: str) -> str:
     """A hot-path statement's outbox row, one per row of `rows`: its event (the parameters),
     the code's counters after the change merged into the payload."""
@@ -226,17 +230,16 @@ class UseStatements:
         purchase: Purchase,
         per_user_limit: int | None,
         event: Event,
-        answer: tuple[Claim, int, dict[str, Any]] | None = None,
+        answer: Answer | None = None,
     ) -> Counters | type[errors.Rejection]:
         """The code's use, the user's, the `purchase`, its `event` and the `answer` (status,
         body) for an Idempotency-Key claim (see `TAKE_USE`), all or nothing: the counters
         after it, or why nothing was taken (the code used up, the user at their limit)."""
-        claim, status_code, body = answer or (None, None, None)
         values = {
             **{c.name: getattr(purchase, c.name) for c in purchases.c},
             "per_user_limit": per_user_limit,
             **_outbox_values(event),
-            **_answer_values(claim, status_code, body),
+            **_answer_values(answer),
         }
         row = await self.connection.fetchrow(TAKE_USE.sql, *TAKE_USE.args(values))
         if not row["use_left"]:
@@ -255,13 +258,12 @@ class UseStatements:
         self,
         settled: Purchase,
         event: Event,
-        answer: tuple[Claim, int, dict[str, Any]] | None = None,
+        answer: Answer | None = None,
     ) -> bool:
         """The pending purchase made what `settled` says, with its `event` and the `answer`
         for an Idempotency-Key claim (see `SETTLE`); False, and nothing done, when it was not
         pending any more."""
         statement = SETTLE[settled.status is PurchaseStatus.cancelled]
-        claim, status_code, body = answer or (None, None, None)
         values = {
             "purchase_id": settled.id,
             "user_id": settled.user_id,
@@ -270,7 +272,7 @@ class UseStatements:
             "cancelled_at": settled.cancelled_at,
             "cancel_reason": settled.cancel_reason,
             **_outbox_values(event),
-            **_answer_values(claim, status_code, body),
+            **_answer_values(answer),
         }
         row = await self.connection.fetchrow(statement.sql, *statement.args(values))
         return row["settled"]
@@ -289,7 +291,8 @@ def _outbox_values(event: Event) -> dict[str, Any]:
     }
 
 
-def _answer_values(claim: Claim | None, status_code: int | None, body: Any) -> dict[str, Any]:
+def _answer_values(answer: Answer | None) -> dict[str, Any]:
+    claim, status_code, body = answer or (None, None, None)
     return {
         "endpoint": claim and claim.endpoint,
         "key": claim and claim.key,
@@ -302,14 +305,6 @@ PURCHASE = Compiled.of(select(purchases).where(purchases.c.id == bindparam("id")
 
 
 class PurchaseRepository(Repository):
-    async def add(self, values: dict[str, Any]) -> Purchase:
-        return await self._first(
-            insert(purchases).values(**values).returning(*purchases.c), Purchase
-        )
-
-    async def get(self, purchase_id: uuid.UUID) -> Purchase | None:
-        return await self._first(select(purchases).where(purchases.c.id == purchase_id), Purchase)
-
     async def expired_reservations(self, now: datetime, limit: int) -> list[uuid.UUID]:
         return await self._scalars(
             select(purchases.c.id)
