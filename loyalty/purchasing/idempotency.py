@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, text, update
 
-from core.db import Compiled
+from core.db import Compiled, direct
 from core.errors import AppError, ValidationFailed
 from core.repository import Repository
 from loyalty.domain.errors import IdempotencyKeyInUse, IdempotencyKeyReused
@@ -121,8 +121,8 @@ async def begin(
         "now": now,
         "expires_at": now + timedelta(seconds=ctx.settings.idempotency_ttl_seconds),
     }
-    async with ctx.uses() as uses:
-        held = await uses.connection.fetchrow(CLAIM.sql, *CLAIM.args(values))
+    async with direct(ctx.settings.loyalty_database_url) as connection:
+        held = await connection.fetchrow(CLAIM.sql, *CLAIM.args(values))
     if held["owned"]:
         return claim
     if held["status"] is None:  # a parallel request claimed it after this one began
