@@ -258,6 +258,12 @@ def _direct_pool(url: str) -> asyncpg.Pool:
     return pool
 
 
+@lru_cache
+def _watchdog_of(url: str) -> PostgresWatchdog:
+    """`url`'s server's watchdog, looked up once (not parsed again on every statement)."""
+    return PostgresWatchdog.of(asyncpg_dsn(url))
+
+
 @contextlib.asynccontextmanager
 async def direct(url: str) -> AsyncIterator[asyncpg.Connection]:
     """A bare asyncpg connection in autocommit: each statement is a transaction of its own,
@@ -265,7 +271,7 @@ async def direct(url: str) -> AsyncIterator[asyncpg.Connection]:
     every change is one statement; a lost database makes the pool replace every connection
     it holds, as the engines' pools do."""
     pool = _direct_pool(url)
-    watchdog = PostgresWatchdog.of(asyncpg_dsn(url))
+    watchdog = _watchdog_of(url)
     watchdog.circuit.check()
     await pool  # a pool without connections to open first is ready at once, never waits
     if _outages_seen.setdefault(pool, watchdog.outages) != watchdog.outages:
