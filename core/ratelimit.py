@@ -37,11 +37,15 @@ class SlidingWindowLimiter:
     def key(self, subject: str) -> str:
         return f"{self.name}:{subject}"
 
+    def in_window(self, now: float) -> str:
+        """The lowest score of a failure in the window (ZCOUNT's `min`): newer than its start."""
+        return f"({now - self.window_seconds}"
+
     async def retry_after(self, subject: str) -> int | None:
         """Seconds until the subject may try again, or None when it is under the limit."""
         now = self.clock()
         key = self.key(subject)
-        in_window = f"({now - self.window_seconds}"  # newer than the window's start
+        in_window = self.in_window(now)
         try:
             # Read only, one command: the check runs before every attempt (a buyer's use
             # included), and a subject with no failures has no key at all.
@@ -113,7 +117,7 @@ async def longest_wait(checks: Sequence[tuple[SlidingWindowLimiter, str]]) -> in
         async with first.redis.pipeline(transaction=False) as pipe:
             now = first.clock()
             for limiter, subject in checks:
-                pipe.zcount(limiter.key(subject), f"({now - limiter.window_seconds}", "+inf")
+                pipe.zcount(limiter.key(subject), limiter.in_window(now), "+inf")
             counts = await pipe.execute()
     except RedisError:
         first._warn("letting the attempt through")
